@@ -1,0 +1,293 @@
+/* revokd: start-up, options, signals and the event loop. */
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "blocklist.h"
+#include "log.h"
+#include "resp.h"
+#include "revokd.h"
+#include "server.h"
+
+struct settings	 settings;
+struct stats	 stats;
+struct blocklist *blocklist;
+time_t		 start_time;
+
+/* Set every setting to its default. */
+static void
+settings_init(void)
+{
+	/* Installed default; scripts/run passes one inside the checkout. */
+	settings.socket_path = "/run/revokd/revokd.sock";
+	/* Tokens live minutes to hours; 30 days bounds a typo'd exp. */
+	settings.max_ttl = 30 * 24 * 3600;
+	/* Info and warnings, no debug. */
+	settings.verbose = 0;
+	/* One request frame; no command needs more. */
+	settings.max_request = RESP_MAX_REQUEST_DEFAULT;
+	/* Arguments in one request. */
+	settings.max_args = RESP_MAX_ARGS_DEFAULT;
+	/* jti, iss and reason sizes (256, 256, 512 bytes). */
+	command_limits_default(&settings.limits);
+	/* Far above what a host's services open, far below fd limits. */
+	settings.max_clients = 10000;
+	/* Unsent replies of one client before we stop reading from it. */
+	settings.out_limit = 256 * 1024;
+	/* Seconds such a client may stay stuck before it is dropped. */
+	settings.client_timeout = 30;
+	/* Seconds to finish sending replies on SIGTERM. */
+	settings.shutdown_grace = 5;
+	/* Expiry sweep period; a full pass over the table takes ~1 s. */
+	settings.sweep_ms = 100;
+}
+
+/* Print usage and exit 2. */
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: revokd [-nv] [-s path] [--max-ttl duration]\n"
+	    "              [--max-clients n] [--client-timeout seconds]\n"
+	    "  -s, --socket PATH         Unix socket to listen on (%s)\n"
+	    "      --max-ttl DURATION    furthest exp accepted (30d)\n"
+	    "      --max-clients N       concurrent clients (10000)\n"
+	    "      --client-timeout SEC  drop a client stuck on replies (30)\n"
+	    "  -n                        check the configuration and exit\n"
+	    "  -v                        more logging (repeat for more)\n"
+	    "  -h, --help                this text\n"
+	    "  -V, --version             print the version\n",
+	    settings.socket_path);
+	exit(2);
+}
+
+/* Parse "900", "15m", "2h", "7d" into seconds; -1 if invalid. */
+static long long
+parse_duration(const char *s)
+{
+	char		*end;
+	long long	 v, mul = 1;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end != '\0') {
+		switch (*end) {
+		case 's': mul = 1; break;
+		case 'm': mul = 60; break;
+		case 'h': mul = 3600; break;
+		case 'd': mul = 86400; break;
+		default: return -1;
+		}
+		if (end[1] != '\0')
+			return -1;
+	}
+	if (v > LLONG_MAX / mul)
+		return -1;
+	return v * mul;
+}
+
+/* Parse a positive integer no larger than max; -1 if invalid. */
+static long long
+parse_count(const char *s, long long max)
+{
+	char		*end;
+	long long	 v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 1 || v > max)
+		return -1;
+	return v;
+}
+
+/* Check the settings beyond what parsing saw; 0 if usable. */
+static int
+settings_check(void)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	char			*dir, *slash;
+	int			 ok = 0;
+
+	if (settings.socket_path[0] == '@' || settings.socket_path[0] == '\0') {
+		log_warnx("socket path must be a file system path: %s",
+		    settings.socket_path);
+		return -1;
+	}
+	if (strlen(settings.socket_path) >= sizeof sun.sun_path) {
+		log_warnx("socket path too long (max %zu bytes): %s",
+		    sizeof sun.sun_path - 1, settings.socket_path);
+		return -1;
+	}
+	if ((dir = strdup(settings.socket_path)) == NULL)
+		return -1;
+	if ((slash = strrchr(dir, '/')) == NULL)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &st) == -1) {
+		log_warn("socket directory %s", dir);
+		ok = -1;
+	} else if (!S_ISDIR(st.st_mode)) {
+		log_warnx("socket directory %s is not a directory", dir);
+		ok = -1;
+	}
+	free(dir);
+	return ok;
+}
+
+/* SIGTERM or SIGINT: shut down gracefully. */
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	log_info("signal %d: shutting down", (int)sig);
+	server_shutdown();
+}
+
+/* Free expired entries, a slice of the table per tick. */
+static void
+sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	size_t	 budget, freed;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	/* Enough slots per tick that a whole pass takes about a second. */
+	budget = blocklist_capacity(blocklist) * (size_t)settings.sweep_ms /
+	    1000 + 64;
+	freed = blocklist_expire(blocklist, (int64_t)time(NULL), budget);
+	if (freed > 0)
+		log_debug("expired %zu entries", freed);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",		required_argument,	NULL, 's' },
+		{ "max-ttl",		required_argument,	NULL, 'T' },
+		{ "max-clients",	required_argument,	NULL, 'C' },
+		{ "client-timeout",	required_argument,	NULL, 'O' },
+		{ "help",		no_argument,		NULL, 'h' },
+		{ "version",		no_argument,		NULL, 'V' },
+		{ NULL,			0,			NULL, 0 }
+	};
+	struct event_base	*base;
+	struct event		*sigterm, *sigint, *sweep;
+	struct timeval		 tv;
+	uint8_t			 key[BLOCKLIST_KEY_LEN];
+	long long		 v;
+	int			 ch, checkonly = 0, fd;
+
+	settings_init();
+	log_init(0, getenv("JOURNAL_STREAM") != NULL);
+	while ((ch = getopt_long(argc, argv, "hnVvs:", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			settings.socket_path = optarg;
+			break;
+		case 'T':
+			if ((v = parse_duration(optarg)) < 1 || v > INT32_MAX)
+				fatalx("--max-ttl: invalid duration: %s",
+				    optarg);
+			settings.max_ttl = v;
+			break;
+		case 'C':
+			if ((v = parse_count(optarg, 1000000)) == -1)
+				fatalx("--max-clients: invalid: %s", optarg);
+			settings.max_clients = (size_t)v;
+			break;
+		case 'O':
+			if ((v = parse_count(optarg, 86400)) == -1)
+				fatalx("--client-timeout: invalid: %s", optarg);
+			settings.client_timeout = (int)v;
+			break;
+		case 'n':
+			checkonly = 1;
+			break;
+		case 'v':
+			settings.verbose++;
+			break;
+		case 'V':
+			printf("revokd %s\n", REVOKD_VERSION_STRING);
+			return 0;
+		case 'h':
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init(settings.verbose, getenv("JOURNAL_STREAM") != NULL);
+
+	if (settings_check() == -1)
+		fatalx("configuration invalid");
+	if (checkonly) {
+		fprintf(stderr, "configuration OK\n");
+		return 0;
+	}
+
+	/* A peer that hangs up must not kill us; send() reports EPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key)
+		fatal("getrandom");
+	if ((blocklist = blocklist_new(key)) == NULL)
+		fatalx("out of memory");
+	start_time = time(NULL);
+
+	if ((base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	if ((fd = server_listen(settings.socket_path)) == -1)
+		fatalx("cannot listen on %s", settings.socket_path);
+	if (server_start(base, fd, settings.socket_path) == -1)
+		fatalx("cannot start the server");
+
+	sigterm = evsignal_new(base, SIGTERM, signal_cb, NULL);
+	sigint = evsignal_new(base, SIGINT, signal_cb, NULL);
+	sweep = event_new(base, -1, EV_PERSIST, sweep_cb, NULL);
+	tv.tv_sec = settings.sweep_ms / 1000;
+	tv.tv_usec = (settings.sweep_ms % 1000) * 1000;
+	if (sigterm == NULL || sigint == NULL || sweep == NULL ||
+	    event_add(sigterm, NULL) == -1 || event_add(sigint, NULL) == -1 ||
+	    event_add(sweep, &tv) == -1)
+		fatalx("cannot set up events");
+
+	log_info("revokd %s listening on %s (max-ttl %llds)",
+	    REVOKD_VERSION_STRING, settings.socket_path,
+	    (long long)settings.max_ttl);
+	if (event_base_dispatch(base) == -1)
+		fatalx("event loop failed");
+
+	server_free();
+	event_free(sigterm);
+	event_free(sigint);
+	event_free(sweep);
+	event_base_free(base);
+	blocklist_free(blocklist);
+	log_info("revokd stopped");
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* Daemon-wide settings, counters and state shared by its modules. */
+#ifndef REVOKD_DAEMON_H
+#define REVOKD_DAEMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "command.h"
+
+/* Settings: every default is set in settings_init() in main.c. */
+struct settings {
+	const char	*socket_path;	/* Unix socket to listen on */
+	int64_t		 max_ttl;	/* furthest exp accepted, seconds ahead */
+	int		 verbose;	/* -v count */
+	size_t		 max_request;	/* bytes in one request frame */
+	size_t		 max_args;	/* arguments in one request */
+	struct command_limits limits;	/* jti, iss, reason sizes */
+	size_t		 max_clients;	/* concurrent connections */
+	size_t		 out_limit;	/* unsent reply bytes that pause reading */
+	int		 client_timeout; /* seconds a paused client may stay stuck */
+	int		 shutdown_grace; /* seconds to flush replies on exit */
+	int		 sweep_ms;	/* expiry sweep period */
+};
+
+/* Counters reported by STATS. */
+struct stats {
+	uint64_t	 connections;		/* open now */
+	uint64_t	 connections_total;	/* accepted since start */
+	uint64_t	 commands_total;	/* commands executed */
+	uint64_t	 clients_dropped;	/* closed for misbehaving */
+	uint64_t	 revoked_total;		/* REVOKE that stored */
+	uint64_t	 checks_total;		/* CHECK executed */
+	uint64_t	 checks_revoked;	/* CHECK that said revoked */
+};
+
+extern struct settings	 settings;
+extern struct stats	 stats;
+extern struct blocklist	*blocklist;	/* the revoked (iss, jti) pairs */
+extern time_t		 start_time;	/* when the daemon started */
+
+#endif

@@ -1,0 +1,539 @@
+/*
+ * The Unix socket listener and client connections: the only module that
+ * reads or writes client sockets. Bytes go straight from read() into the
+ * RESP parser's buffer; replies are encoded into a per-connection buffer
+ * and written back in request order.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "cmd.h"
+#include "command.h"
+#include "log.h"
+#include "reply.h"
+#include "resp.h"
+#include "revokd.h"
+#include "server.h"
+
+#define READ_CHUNK	16384	/* bytes asked of one read() */
+#define ACCEPT_BATCH	64	/* connections accepted per callback */
+#define LISTEN_BACKLOG	511	/* listen(2) backlog */
+
+/* One client connection. */
+struct conn {
+	int		 fd;		/* the client socket */
+	uint64_t	 id;		/* for log lines */
+	struct event	*rev;		/* readable */
+	struct event	*wev;		/* writable (armed while output waits) */
+	struct event	*stall;		/* fires when output stays stuck */
+	struct resp_parser *parser;	/* buffered input */
+	struct reply_buf out;		/* encoded replies not yet sent */
+	int		 reading;	/* rev is armed */
+	int		 closing;	/* close once out is sent */
+	TAILQ_ENTRY(conn) entry;	/* in conns */
+};
+
+static TAILQ_HEAD(, conn) conns = TAILQ_HEAD_INITIALIZER(conns);
+static struct event_base *base;		/* the daemon's loop */
+static struct event	*accept_ev;	/* listening socket readable */
+static struct event	*accept_pause;	/* re-arms accept after EMFILE */
+static struct event	*grace_ev;	/* ends the loop on shutdown */
+static int		 listen_fd = -1;	/* listening socket */
+static char		*listen_path;	/* its path, unlinked at exit */
+static int		 shutting_down;	/* server_shutdown() was called */
+static uint64_t		 next_id = 1;	/* connection ids */
+
+static void	conn_free(struct conn *);
+static void	conn_process(struct conn *);
+static int	conn_flush(struct conn *);
+
+/* Return the current time in Unix seconds. */
+static int64_t
+server_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* Refuse path unless it can be replaced: absent, or a socket nobody is
+ * listening on (then unlink it). Returns 0, or -1 with errno set. */
+static int
+server_clear_stale(const char *path, const struct sockaddr_un *sun)
+{
+	struct stat	 st;
+	int		 fd, saved;
+
+	if (lstat(path, &st) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_warnx("%s exists and is not a socket; not replacing it",
+		    path);
+		errno = EEXIST;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)sun, sizeof *sun) == 0) {
+		close(fd);
+		log_warnx("%s: another daemon is listening there", path);
+		errno = EADDRINUSE;
+		return -1;
+	}
+	saved = errno;
+	close(fd);
+	if (saved != ECONNREFUSED) {
+		errno = saved;
+		return -1;
+	}
+	log_info("removing stale socket %s", path);
+	if (unlink(path) == -1 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+/* Create, bind and listen on the Unix socket at path. */
+int
+server_listen(const char *path)
+{
+	struct sockaddr_un	 sun;
+	mode_t			 old_umask;
+	int			 fd, saved;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (path[0] == '\0' || path[0] == '@') {
+		log_warnx("socket path must be a file system path");
+		errno = EINVAL;
+		return -1;
+	}
+	if (strlen(path) >= sizeof sun.sun_path) {
+		log_warnx("socket path too long (max %zu bytes): %s",
+		    sizeof sun.sun_path - 1, path);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+
+	if (server_clear_stale(path, &sun) == -1) {
+		log_warn("%s", path);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_warn("socket");
+		return -1;
+	}
+	/* Owner and group may connect; set before bind so there is no
+	 * moment when the socket has a wider mode. */
+	old_umask = umask(S_IXUSR | S_IXGRP | S_IRWXO);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		saved = errno;
+		(void)umask(old_umask);
+		close(fd);
+		errno = saved;
+		log_warn("bind %s", path);
+		return -1;
+	}
+	(void)umask(old_umask);
+	if (chmod(path, S_IRUSR | S_IWUSR | S_IRGRP | S_IWGRP) == -1 ||
+	    listen(fd, LISTEN_BACKLOG) == -1) {
+		saved = errno;
+		log_warn("%s", path);
+		(void)unlink(path);
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Arm or disarm the read event. */
+static void
+conn_set_reading(struct conn *c, int on)
+{
+	if (on && !c->reading)
+		event_add(c->rev, NULL);
+	else if (!on && c->reading)
+		event_del(c->rev);
+	c->reading = on;
+}
+
+/* Drop a misbehaving client, counting it. */
+static void
+conn_drop(struct conn *c, const char *why)
+{
+	log_info("client %llu dropped: %s", (unsigned long long)c->id, why);
+	stats.clients_dropped++;
+	conn_free(c);
+}
+
+/* Re-evaluate what the connection waits for after its output changed. */
+static void
+conn_update(struct conn *c)
+{
+	int	 stuck;
+
+	stuck = reply_pending(&c->out) >= settings.out_limit;
+	conn_set_reading(c, !c->closing && !shutting_down && !stuck);
+	if (stuck) {
+		if (!event_pending(c->stall, EV_TIMEOUT, NULL)) {
+			struct timeval tv = { settings.client_timeout, 0 };
+
+			event_add(c->stall, &tv);
+		}
+	} else
+		event_del(c->stall);
+}
+
+/* Write as much pending output as the socket takes. Returns -1 if the
+ * connection was freed. */
+static int
+conn_flush(struct conn *c)
+{
+	ssize_t		 n;
+	size_t		 pending;
+	int		 progress = 0;
+
+	if (c->out.oom) {
+		conn_drop(c, "out of memory for replies");
+		return -1;
+	}
+	while ((pending = reply_pending(&c->out)) > 0) {
+		n = send(c->fd, c->out.data + c->out.off, pending,
+		    MSG_NOSIGNAL);
+		if (n > 0) {
+			reply_consume(&c->out, (size_t)n);
+			progress = 1;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n == -1 && errno != EPIPE && errno != ECONNRESET)
+			log_warn("client %llu: send", (unsigned long long)c->id);
+		conn_free(c);
+		return -1;
+	}
+	if (reply_pending(&c->out) > 0) {
+		event_add(c->wev, NULL);
+		/* Progress restarts the stall clock. */
+		if (progress && event_pending(c->stall, EV_TIMEOUT, NULL))
+			event_del(c->stall);
+	} else {
+		event_del(c->wev);
+		if (c->closing || shutting_down) {
+			conn_free(c);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Execute every whole request buffered, while the output has room. */
+static void
+conn_process(struct conn *c)
+{
+	struct resp_request	 req;
+	struct command		 cmd;
+	enum resp_status	 st;
+	enum command_status	 cs;
+	char			 err[256];
+	int64_t			 now = server_now();
+
+	while (!c->closing &&
+	    reply_pending(&c->out) < settings.out_limit) {
+		st = resp_parser_get(c->parser, &req);
+		if (st == RESP_INCOMPLETE)
+			break;
+		if (st == RESP_ERROR) {
+			reply_errorf(&c->out, "ERR Protocol error: %s",
+			    resp_parser_errstr(c->parser));
+			log_info("client %llu: protocol error: %s",
+			    (unsigned long long)c->id,
+			    resp_parser_errstr(c->parser));
+			stats.clients_dropped++;
+			c->closing = 1;
+			break;
+		}
+		cs = command_decode(&req, &settings.limits, &cmd, err,
+		    sizeof err);
+		if (cs != COMMAND_OK) {
+			reply_error(&c->out, err);
+			if (cs == COMMAND_ELIMIT) {
+				log_info("client %llu: %s",
+				    (unsigned long long)c->id, err);
+				stats.clients_dropped++;
+				c->closing = 1;
+			}
+			continue;
+		}
+		stats.commands_total++;
+		if (cmd_execute(&cmd, &c->out, now))
+			c->closing = 1;
+	}
+}
+
+/* Read from a client and answer what it sent. */
+static void
+conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	char		*space;
+	size_t		 avail;
+	ssize_t		 n;
+
+	(void)what;
+	if ((space = resp_parser_space(c->parser, READ_CHUNK,
+	    &avail)) == NULL) {
+		conn_drop(c, "out of memory for requests");
+		return;
+	}
+	n = read(fd, space, avail);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		if (errno != ECONNRESET)
+			log_warn("client %llu: read", (unsigned long long)c->id);
+		conn_free(c);
+		return;
+	}
+	if (n == 0) {
+		/* The client closed its side; send what is still owed. */
+		c->closing = 1;
+		conn_set_reading(c, 0);
+		if (conn_flush(c) == 0)
+			conn_update(c);
+		return;
+	}
+	resp_parser_commit(c->parser, (size_t)n);
+	conn_process(c);
+	if (conn_flush(c) == 0)
+		conn_update(c);
+}
+
+/* The socket can take more output: send it, then resume requests. */
+static void
+conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)what;
+	if (conn_flush(c) == -1)
+		return;
+	if (!c->closing && !shutting_down &&
+	    reply_pending(&c->out) < settings.out_limit) {
+		/* Requests left buffered when output was full. */
+		conn_process(c);
+		if (conn_flush(c) == -1)
+			return;
+	}
+	conn_update(c);
+}
+
+/* The client let its replies pile up for client_timeout seconds. */
+static void
+conn_stall_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_drop(arg, "not reading its replies");
+}
+
+/* Close a connection and free everything it holds. */
+static void
+conn_free(struct conn *c)
+{
+	TAILQ_REMOVE(&conns, c, entry);
+	stats.connections--;
+	event_free(c->rev);
+	event_free(c->wev);
+	event_free(c->stall);
+	resp_parser_free(c->parser);
+	reply_free(&c->out);
+	close(c->fd);
+	log_debug("client %llu closed", (unsigned long long)c->id);
+	free(c);
+	if (shutting_down && TAILQ_EMPTY(&conns))
+		event_base_loopexit(base, NULL);
+}
+
+/* Set up a connection for an accepted socket. */
+static void
+conn_new(int fd)
+{
+	struct conn	*c;
+
+	if ((c = calloc(1, sizeof *c)) == NULL)
+		goto fail;
+	c->fd = fd;
+	c->id = next_id++;
+	reply_init(&c->out);
+	c->parser = resp_parser_new(settings.max_request, settings.max_args);
+	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
+	c->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
+	c->stall = evtimer_new(base, conn_stall_cb, c);
+	if (c->parser == NULL || c->rev == NULL || c->wev == NULL ||
+	    c->stall == NULL)
+		goto fail;
+	TAILQ_INSERT_TAIL(&conns, c, entry);
+	stats.connections++;
+	stats.connections_total++;
+	conn_set_reading(c, 1);
+	log_debug("client %llu connected", (unsigned long long)c->id);
+	return;
+fail:
+	log_warnx("out of memory for a new client");
+	if (c != NULL) {
+		if (c->rev)
+			event_free(c->rev);
+		if (c->wev)
+			event_free(c->wev);
+		if (c->stall)
+			event_free(c->stall);
+		resp_parser_free(c->parser);
+		free(c);
+	}
+	close(fd);
+}
+
+/* Re-arm accepting after a pause for lack of descriptors. */
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (!shutting_down)
+		event_add(accept_ev, NULL);
+}
+
+/* Accept pending connections. */
+static void
+accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const char full[] = "-ERR max number of clients reached\r\n";
+	struct timeval	 tv = { 1, 0 };
+	int		 cfd, i;
+
+	(void)what;
+	(void)arg;
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd == -1) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				log_warn("accept (pausing for 1 s)");
+				event_del(accept_ev);
+				evtimer_add(accept_pause, &tv);
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept");
+			return;
+		}
+		if (stats.connections >= settings.max_clients) {
+			(void)send(cfd, full, sizeof full - 1,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+			close(cfd);
+			stats.clients_dropped++;
+			continue;
+		}
+		conn_new(cfd);
+	}
+}
+
+/* Start accepting clients on listening socket fd. */
+int
+server_start(struct event_base *b, int fd, const char *path)
+{
+	base = b;
+	listen_fd = fd;
+	if ((listen_path = strdup(path)) == NULL)
+		return -1;
+	accept_ev = event_new(base, fd, EV_READ | EV_PERSIST, accept_cb, NULL);
+	accept_pause = evtimer_new(base, accept_resume_cb, NULL);
+	if (accept_ev == NULL || accept_pause == NULL)
+		return -1;
+	return event_add(accept_ev, NULL);
+}
+
+/* The grace period for flushing replies on shutdown is over. */
+static void
+grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_warnx("shutdown: %zu clients still had replies pending",
+	    (size_t)stats.connections);
+	event_base_loopexit(base, NULL);
+}
+
+/* Stop accepting, unlink the socket, flush replies, then end the loop. */
+void
+server_shutdown(void)
+{
+	struct conn	*c, *next;
+	struct timeval	 tv = { settings.shutdown_grace, 0 };
+
+	if (shutting_down)
+		return;
+	shutting_down = 1;
+	if (accept_ev != NULL) {
+		event_free(accept_ev);
+		accept_ev = NULL;
+	}
+	if (accept_pause != NULL) {
+		event_free(accept_pause);
+		accept_pause = NULL;
+	}
+	if (listen_fd != -1) {
+		close(listen_fd);
+		listen_fd = -1;
+	}
+	if (listen_path != NULL) {
+		if (unlink(listen_path) == -1 && errno != ENOENT)
+			log_warn("unlink %s", listen_path);
+		free(listen_path);
+		listen_path = NULL;
+	}
+	/* Requests already read have been answered; send the answers. */
+	for (c = TAILQ_FIRST(&conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		conn_set_reading(c, 0);
+		event_del(c->stall);
+		(void)conn_flush(c);
+	}
+	if (TAILQ_EMPTY(&conns)) {
+		event_base_loopexit(base, NULL);
+		return;
+	}
+	if ((grace_ev = evtimer_new(base, grace_cb, NULL)) == NULL ||
+	    evtimer_add(grace_ev, &tv) == -1)
+		event_base_loopexit(base, NULL);
+}
+
+/* Free every connection and the server's events (after the loop ends). */
+void
+server_free(void)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&conns)) != NULL)
+		conn_free(c);
+	if (grace_ev != NULL)
+		event_free(grace_ev);
+	grace_ev = NULL;
+}

@@ -1,0 +1,20 @@
+/* The Unix socket listener and client connections (the only module that
+ * touches client sockets). */
+#ifndef REVOKD_SERVER_H
+#define REVOKD_SERVER_H
+
+struct event_base;
+
+/* Create, bind and listen on the Unix socket at path (mode 0660); a stale
+ * socket is replaced, a live one or a non-socket file is not. Returns the
+ * fd, or -1 with errno set and a message logged. */
+int server_listen(const char *path);
+/* Start accepting clients on listening socket fd. */
+int server_start(struct event_base *, int fd, const char *path);
+/* Stop accepting, unlink the socket, flush pending replies, then end the
+ * event loop (after shutdown_grace seconds at the latest). */
+void server_shutdown(void);
+/* Free every connection and the server's events (after the loop ends). */
+void server_free(void);
+
+#endif

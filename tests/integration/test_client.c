@@ -1,0 +1,413 @@
+/*
+ * librevokd against the real daemon: the built revokd on a temp socket,
+ * driven through the public API only.
+ * usage: test_client PATH_TO_REVOKD
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jwt.h>
+
+#include "revokd.h"
+
+static const char *revokd_bin;	/* the daemon under test */
+static char	 tmpdir[] = "/tmp/revokd-client.XXXXXX";
+static char	 sock[256];	/* its socket */
+static pid_t	 daemon_pid = -1;
+
+static const unsigned char secret[] =
+    "0123456789abcdef0123456789abcdef-test-secret";
+
+/* Return a monotonic time in seconds. */
+static double
+mono(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Start the daemon and wait (10 s at most) until it answers PING. */
+static void
+daemon_start(void)
+{
+	revokd_t	*h;
+	double		 end = mono() + 10;
+	int		 up = 0;
+
+	daemon_pid = fork();
+	ck_assert_int_ne(daemon_pid, -1);
+	if (daemon_pid == 0) {
+		char	 log[300];
+		int	 fd;
+
+		/* Keep the daemon's log out of the test's output. */
+		snprintf(log, sizeof log, "%s/revokd.log", tmpdir);
+		if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)) != -1)
+			dup2(fd, STDERR_FILENO);
+		execl(revokd_bin, "revokd", "--socket", sock, (char *)NULL);
+		_exit(127);
+	}
+	h = revokd_new(sock, 500);
+	while (!up && mono() < end) {
+		up = revokd_ping(h) == 0;
+		if (!up)
+			usleep(10000);
+	}
+	revokd_free(h);
+	ck_assert_msg(up, "daemon did not come up");
+}
+
+/* Stop the daemon with sig and reap it; return its wait status. */
+static int
+daemon_stop(int sig)
+{
+	int	 status = 0;
+
+	if (daemon_pid > 0) {
+		kill(daemon_pid, sig);
+		waitpid(daemon_pid, &status, 0);
+	}
+	daemon_pid = -1;
+	return status;
+}
+
+/* Per-test fixture: a fresh daemon. */
+static void
+setup(void)
+{
+	daemon_start();
+}
+
+/* Per-test fixture: stop it. */
+static void
+teardown(void)
+{
+	daemon_stop(SIGKILL);
+}
+
+/* Mint an HS256 token with libjwt; jti may be NULL. Caller frees. */
+static char *
+mint(const char *jti, const char *iss, long exp)
+{
+	jwt_t	*jwt;
+	char	*out;
+
+	ck_assert_int_eq(jwt_new(&jwt), 0);
+	if (jti != NULL)
+		ck_assert_int_eq(jwt_add_grant(jwt, "jti", jti), 0);
+	if (iss != NULL)
+		ck_assert_int_eq(jwt_add_grant(jwt, "iss", iss), 0);
+	ck_assert_int_eq(jwt_add_grant_int(jwt, "exp", exp), 0);
+	ck_assert_int_eq(jwt_set_alg(jwt, JWT_ALG_HS256, secret,
+	    sizeof secret - 1), 0);
+	out = jwt_encode_str(jwt);
+	ck_assert_ptr_nonnull(out);
+	jwt_free(jwt);
+	return out;
+}
+
+/* A verifier pinned to HS256 with the test secret. */
+static revokd_verifier_t *
+hs256_verifier(void)
+{
+	revokd_verifier_t	*v = revokd_verifier_new();
+
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(revokd_verifier_set_key(v, "HS256", secret,
+	    sizeof secret - 1), 0);
+	return v;
+}
+
+START_TEST(test_ping)
+{
+	revokd_t	*h = revokd_new(sock, 1000);
+
+	ck_assert_ptr_nonnull(h);
+	ck_assert_int_eq(revokd_ping(h), 0);
+	ck_assert_int_eq(revokd_err(h), REVOKD_OK);
+	ck_assert_str_eq(revokd_errstr(h), "");
+	revokd_free(h);
+}
+END_TEST
+
+START_TEST(test_env_socket)
+{
+	revokd_t	*h;
+
+	setenv("REVOKD_SOCKET", sock, 1);
+	h = revokd_new(NULL, 0);
+	ck_assert_int_eq(revokd_ping(h), 0);
+	revokd_free(h);
+	unsetenv("REVOKD_SOCKET");
+}
+END_TEST
+
+START_TEST(test_revoke_check_unrevoke)
+{
+	revokd_t	*h = revokd_new(sock, 1000);
+	long long	 exp = (long long)time(NULL) + 600;
+
+	ck_assert_int_eq(revokd_check(h, NULL, "a1"), 0);
+	ck_assert_int_eq(revokd_revoke(h, NULL, "a1", exp, "logout"), 0);
+	ck_assert_int_eq(revokd_check(h, NULL, "a1"), 1);
+	ck_assert_str_eq(revokd_last_rule(h), "jti");
+	ck_assert_str_eq(revokd_last_reason(h), "logout");
+	ck_assert_int_eq(revokd_last_until(h), exp);
+	/* The empty issuer is the absent one; others are distinct. */
+	ck_assert_int_eq(revokd_check(h, "", "a1"), 1);
+	ck_assert_int_eq(revokd_check(h, "https://idp", "a1"), 0);
+	ck_assert_int_eq(revokd_revoke(h, "https://idp", "a1", exp, NULL), 0);
+	ck_assert_int_eq(revokd_check(h, "https://idp", "a1"), 1);
+	ck_assert_str_eq(revokd_last_reason(h), "");
+	/* A later REVOKE never shortens a revocation. */
+	ck_assert_int_eq(revokd_revoke(h, NULL, "a1", exp - 100, NULL), 0);
+	ck_assert_int_eq(revokd_check(h, NULL, "a1"), 1);
+	ck_assert_int_eq(revokd_last_until(h), exp);
+	ck_assert_int_eq(revokd_unrevoke(h, NULL, "a1"), 1);
+	ck_assert_int_eq(revokd_unrevoke(h, NULL, "a1"), 0);
+	ck_assert_int_eq(revokd_check(h, NULL, "a1"), 0);
+	ck_assert_int_eq(revokd_check(h, "https://idp", "a1"), 1);
+	revokd_free(h);
+}
+END_TEST
+
+START_TEST(test_revoke_limits)
+{
+	revokd_t	*h = revokd_new(sock, 1000);
+	long long	 now = (long long)time(NULL);
+	char		 big[258];
+
+	ck_assert_int_eq(revokd_revoke(h, NULL, "old", now - 1, NULL), 1);
+	ck_assert_int_eq(revokd_check(h, NULL, "old"), 0);
+	ck_assert_int_eq(revokd_revoke(h, NULL, "far", now + 31 * 86400,
+	    NULL), -1);
+	ck_assert_int_eq(revokd_err(h), REVOKD_ERR_SERVER);
+	ck_assert_ptr_nonnull(strstr(revokd_errstr(h), "max-ttl"));
+	ck_assert_int_eq(revokd_check(h, NULL, "far"), 0);
+	ck_assert_int_eq(revokd_err(h), REVOKD_OK);
+
+	ck_assert_int_eq(revokd_check(h, NULL, NULL), -1);
+	ck_assert_int_eq(revokd_err(h), REVOKD_ERR_ARG);
+	ck_assert_int_eq(revokd_check(h, NULL, ""), -1);
+	memset(big, 'x', 257);
+	big[257] = '\0';
+	ck_assert_int_eq(revokd_check(h, NULL, big), -1);
+	ck_assert_int_eq(revokd_err(h), REVOKD_ERR_ARG);
+	ck_assert_int_eq(revokd_check(h, big, "j"), -1);
+	big[256] = '\0';
+	ck_assert_int_eq(revokd_check(h, NULL, big), 0);
+	ck_assert_int_eq(revokd_revoke(h, NULL, "j", 0, NULL), -1);
+	ck_assert_int_eq(revokd_err(h), REVOKD_ERR_ARG);
+	revokd_free(h);
+}
+END_TEST
+
+START_TEST(test_stats)
+{
+	revokd_t	*h = revokd_new(sock, 1000);
+	char		 buf[1024];
+
+	ck_assert_int_eq(revokd_revoke(h, NULL, "s1",
+	    (long long)time(NULL) + 60, NULL), 0);
+	ck_assert_int_eq(revokd_stats(h, buf, sizeof buf), 0);
+	ck_assert_ptr_nonnull(strstr(buf, "entries=1"));
+	ck_assert_ptr_nonnull(strstr(buf, "version=" REVOKD_VERSION_STRING));
+	ck_assert_ptr_nonnull(strstr(buf, "memory_bytes="));
+	/* Truncation happens at a pair boundary. */
+	ck_assert_int_eq(revokd_stats(h, buf, 20), 0);
+	ck_assert_int_lt(strlen(buf), 20);
+	ck_assert_ptr_null(strchr(buf, ' '));
+	revokd_free(h);
+}
+END_TEST
+
+START_TEST(test_verify_check)
+{
+	revokd_t		*h = revokd_new(sock, 1000);
+	revokd_verifier_t	*v = hs256_verifier();
+	long			 exp = (long)time(NULL) + 300;
+	char			*tok = mint("vc1", "https://idp", exp);
+	char			*nojti = mint(NULL, NULL, exp);
+
+	ck_assert_int_eq(revokd_verify_check(h, v, tok, strlen(tok)),
+	    REVOKD_VALID);
+	ck_assert_int_eq(revokd_revoke(h, "https://idp", "vc1", exp,
+	    "compromised"), 0);
+	ck_assert_int_eq(revokd_verify_check(h, v, tok, strlen(tok)),
+	    REVOKD_REVOKED);
+	ck_assert_str_eq(revokd_last_reason(h), "compromised");
+	ck_assert_int_eq(revokd_verify_check(h, v, nojti, strlen(nojti)),
+	    REVOKD_MISSING_JTI);
+	tok[strlen(tok) - 2] ^= 1;
+	ck_assert_int_eq(revokd_verify_check(h, v, tok, strlen(tok)),
+	    REVOKD_BAD_SIGNATURE);
+	ck_assert_str_eq(revokd_outcome_str(REVOKD_REVOKED), "revoked");
+	free(tok);
+	free(nojti);
+	revokd_verifier_free(v);
+	revokd_free(h);
+}
+END_TEST
+
+START_TEST(test_unavailable_and_reconnect)
+{
+	revokd_t		*h = revokd_new(sock, 1000);
+	revokd_verifier_t	*v = hs256_verifier();
+	char			*tok = mint("rc1", NULL, (long)time(NULL) + 300);
+	int			 status;
+
+	ck_assert_int_eq(revokd_ping(h), 0);
+	status = daemon_stop(SIGTERM);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* Fail closed while the daemon is away. */
+	ck_assert_int_eq(revokd_verify_check(h, v, tok, strlen(tok)),
+	    REVOKD_UNAVAILABLE);
+	ck_assert_int_eq(revokd_err(h), REVOKD_ERR_IO);
+	ck_assert_int_ne(strlen(revokd_errstr(h)), 0);
+	ck_assert_int_eq(revokd_ping(h), -1);
+	/* The same handle works again once the daemon is back. */
+	daemon_start();
+	ck_assert_int_eq(revokd_verify_check(h, v, tok, strlen(tok)),
+	    REVOKD_VALID);
+	ck_assert_int_eq(revokd_err(h), REVOKD_OK);
+	/* A restart under a connected handle costs the caller nothing. */
+	daemon_stop(SIGKILL);
+	daemon_start();
+	ck_assert_int_eq(revokd_ping(h), 0);
+	free(tok);
+	revokd_verifier_free(v);
+	revokd_free(h);
+}
+END_TEST
+
+START_TEST(test_timeout)
+{
+	struct sockaddr_un	 sun;
+	char			 path[300];
+	revokd_t		*h;
+	double			 t0;
+	int			 fd;
+
+	/* A server that accepts (backlog) but never answers. */
+	snprintf(path, sizeof path, "%s/silent.sock", tmpdir);
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	h = revokd_new(path, 200);
+	t0 = mono();
+	ck_assert_int_eq(revokd_check(h, NULL, "x"), -1);
+	ck_assert_int_eq(revokd_err(h), REVOKD_ERR_TIMEOUT);
+	/* Bounded by the timeout, not hanging (generous upper bound). */
+	ck_assert(mono() - t0 < 5.0);
+	revokd_free(h);
+	close(fd);
+	unlink(path);
+}
+END_TEST
+
+/* Thread body: checks and revokes on its own handle. */
+static void *
+worker(void *arg)
+{
+	revokd_t	*h = revokd_new(sock, 2000);
+	long		 id = (long)arg, bad = 0;
+	char		 jti[32];
+	int		 i;
+
+	for (i = 0; i < 500; i++) {
+		snprintf(jti, sizeof jti, "t%ld-%d", id, i);
+		if (revokd_revoke(h, NULL, jti, (long long)time(NULL) + 60,
+		    NULL) != 0 || revokd_check(h, NULL, jti) != 1)
+			bad++;
+	}
+	revokd_free(h);
+	return (void *)bad;
+}
+
+START_TEST(test_threads)
+{
+	pthread_t	 t[8];
+	void		*bad;
+	long		 i;
+	char		 buf[512];
+	revokd_t	*h;
+
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, worker,
+		    (void *)i), 0);
+	for (i = 0; i < 8; i++) {
+		ck_assert_int_eq(pthread_join(t[i], &bad), 0);
+		ck_assert_int_eq((long)bad, 0);
+	}
+	h = revokd_new(sock, 1000);
+	ck_assert_int_eq(revokd_stats(h, buf, sizeof buf), 0);
+	ck_assert_ptr_nonnull(strstr(buf, "entries=4000"));
+	revokd_free(h);
+}
+END_TEST
+
+int
+main(int argc, char **argv)
+{
+	Suite	*s;
+	TCase	*tc;
+	SRunner	*sr;
+	int	 failed;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: test_client PATH_TO_REVOKD\n");
+		return 2;
+	}
+	revokd_bin = argv[1];
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(sock, sizeof sock, "%s/revokd.sock", tmpdir);
+
+	s = suite_create("client");
+	tc = tcase_create("daemon");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_ping);
+	tcase_add_test(tc, test_env_socket);
+	tcase_add_test(tc, test_revoke_check_unrevoke);
+	tcase_add_test(tc, test_revoke_limits);
+	tcase_add_test(tc, test_stats);
+	tcase_add_test(tc, test_verify_check);
+	tcase_add_test(tc, test_unavailable_and_reconnect);
+	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_threads);
+	suite_add_tcase(s, tc);
+
+	sr = srunner_create(s);
+	/* The daemon is a child of each test: run tests in this process. */
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	daemon_stop(SIGKILL);
+	snprintf(sock, sizeof sock, "%s/revokd.log", tmpdir);
+	unlink(sock);
+	rmdir(tmpdir);
+	return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# revokectl against the real daemon: outputs and exit codes
+# (0 done / not revoked / valid, 1 revoked or invalid, 2 usage,
+# 3 daemon unreachable), plus the daemon's own command line.
+. "$(dirname "$0")/lib.sh"
+CTL="$BIN/revokectl"
+D="$BIN/revokd"
+
+# The daemon's command line.
+expect_exit "revokd -n" 0 "$D" -n --socket "$SOCK"
+expect_eq "revokd -n says OK" "configuration OK" "$(cat "$TMP/err")"
+expect_exit "revokd -n, missing socket dir" 1 "$D" -n --socket "$TMP/no/such/dir/s"
+expect_exit "revokd -n, abstract socket" 1 "$D" -n --socket @revokd
+expect_exit "revokd unknown option" 2 "$D" --bogus
+expect_exit "revokd --max-ttl bad" 1 "$D" -n --max-ttl 5x
+expect_exit "revokd --version" 0 "$D" --version
+expect_exit "revokd --help" 2 "$D" --help
+: > "$TMP/notasocket"
+expect_exit "revokd refuses to replace a non-socket" 1 "$D" --socket "$TMP/notasocket"
+expect_eq "non-socket file kept" "kept" "$([ -f "$TMP/notasocket" ] && echo kept)"
+
+expect_exit "ping, no daemon" 3 "$CTL" ping
+expect_eq "ping, no daemon, message" "error:" "$(cut -d' ' -f1 < "$TMP/err")"
+
+daemon_start
+expect_eq "socket mode 0660" "660" "$(stat -c %a "$SOCK")"
+expect_exit "second daemon on a live socket" 1 "$D" --socket "$SOCK"
+expect_exit "first daemon still serves" 0 "$CTL" ping
+expect_eq "ping output" "pong" "$(cat "$TMP/out")"
+
+now=$(date +%s)
+expect_exit "check unknown" 0 "$CTL" check j1
+expect_eq "check unknown output" "not_revoked" "$(cat "$TMP/out")"
+expect_exit "revoke --ttl" 0 "$CTL" revoke j1 --ttl 2h --reason "stolen laptop"
+expect_eq "revoke output" "ok" "$(cut -d' ' -f1 < "$TMP/out")"
+expect_exit "check revoked" 1 "$CTL" check j1
+expect_eq "check revoked output" "revoked rule=jti" "$(cut -d' ' -f1-2 < "$TMP/out")"
+until=$(grep -o 'until=[0-9]*' "$TMP/out" | cut -d= -f2)
+expect_range "until is now + 2h" $((now + 7200)) $((now + 7202)) "$until"
+expect_eq "check shows the reason" 'reason="stolen laptop"' "$(grep -o 'reason=.*' "$TMP/out")"
+expect_exit "check, other issuer" 0 "$CTL" check j1 --iss https://idp
+expect_exit "revoke --exp --iss" 0 "$CTL" revoke j2 --exp $((now + 600)) --iss https://idp
+expect_exit "check --iss" 1 "$CTL" check j2 --iss https://idp
+expect_exit "check without iss" 0 "$CTL" check j2
+expect_exit "revoke with past exp" 0 "$CTL" revoke j3 --exp $((now - 5))
+expect_eq "revoke with past exp output" "expired" "$(cut -d' ' -f1 < "$TMP/out")"
+expect_exit "revoke beyond max-ttl" 2 "$CTL" revoke j4 --ttl 31d
+expect_exit "revoke without exp" 2 "$CTL" revoke j4
+expect_exit "revoke with both --exp and --ttl" 2 "$CTL" revoke j4 --exp $((now + 60)) --ttl 1h
+expect_exit "revoke bad duration" 2 "$CTL" revoke j4 --ttl 10y
+expect_exit "check, jti over 256 bytes" 2 "$CTL" check "$(head -c 257 /dev/zero | tr '\0' x)"
+expect_exit "unknown command" 2 "$CTL" frobnicate
+expect_exit "check without jti" 2 "$CTL" check
+expect_exit "option not for the command" 2 "$CTL" check j1 --ttl 1h
+expect_exit "unrevoke" 0 "$CTL" unrevoke j1
+expect_eq "unrevoke output" "unrevoked" "$(cat "$TMP/out")"
+expect_exit "unrevoke again" 0 "$CTL" unrevoke j1
+expect_eq "unrevoke again output" "not_found" "$(cat "$TMP/out")"
+expect_exit "check after unrevoke" 0 "$CTL" check j1
+expect_exit "stats" 0 "$CTL" stats
+expect_eq "stats entries" "entries=1" "$(grep -o 'entries=[0-9]*' "$TMP/out")"
+
+# Tokens: minted with PyJWT (an independent implementation).
+head -c 48 /dev/urandom | base64 | tr -d '\n' > "$TMP/secret"
+mint() { # mint CLAIMS_JSON [SECRET_FILE] [ALG]
+	/usr/bin/python3 -c 'import json, sys, jwt
+print(jwt.encode(json.loads(sys.argv[1]), open(sys.argv[2], "rb").read(),
+    algorithm=sys.argv[3]))' "$1" "${2:-$TMP/secret}" "${3:-HS256}"
+}
+tok=$(mint "{\"jti\":\"t1\",\"iss\":\"https://idp\",\"sub\":\"alice\",\"exp\":$((now + 900))}")
+expect_exit "verify valid (stdin)" 0 "$CTL" verify - --alg HS256 --key "$TMP/secret" <<<"$tok"
+expect_eq "verify valid output" "valid" "$(cat "$TMP/out")"
+expect_exit "verify wrong alg pinned" 1 "$CTL" verify - --alg HS512 --key "$TMP/secret" <<<"$tok"
+expect_eq "verify wrong alg output" "wrong_algorithm" "$(cat "$TMP/out")"
+expect_exit "verify --iss mismatch" 1 "$CTL" verify - --alg HS256 --key "$TMP/secret" --iss https://else <<<"$tok"
+expect_eq "verify --iss mismatch output" "wrong_issuer" "$(cat "$TMP/out")"
+head -c 48 /dev/urandom | base64 | tr -d '\n' > "$TMP/other"
+expect_exit "verify other key" 1 "$CTL" verify - --alg HS256 --key "$TMP/other" <<<"$tok"
+expect_eq "verify other key output" "bad_signature" "$(cat "$TMP/out")"
+: > "$TMP/empty"
+expect_exit "verify with an empty key file" 2 "$CTL" verify - --alg HS256 --key "$TMP/empty" <<<"$tok"
+none=$(python3 -c 'import base64, json, sys
+b = lambda o: base64.urlsafe_b64encode(json.dumps(o).encode()).rstrip(b"=").decode()
+print(b({"alg": "none", "typ": "JWT"}) + "." + b(json.loads(sys.argv[1])) + ".")' \
+    "{\"jti\":\"t1\",\"exp\":$((now + 900))}")
+expect_exit "verify alg none" 1 "$CTL" verify - --alg HS256 --key "$TMP/secret" <<<"$none"
+expect_eq "verify alg none output" "wrong_algorithm" "$(cat "$TMP/out")"
+expect_exit "revoke-token (stdin)" 0 "$CTL" revoke-token - --reason logout <<<"$tok"
+expect_exit "check the token's jti and iss" 1 "$CTL" check t1 --iss https://idp
+expect_eq "revoke-token used the token's exp" "until=$((now + 900))" "$(grep -o 'until=[0-9]*' "$TMP/out")"
+expect_exit "verify revoked token" 1 "$CTL" verify - --alg HS256 --key "$TMP/secret" <<<"$tok"
+expect_eq "verify revoked output" "revoked" "$(cut -d' ' -f1 < "$TMP/out")"
+expect_exit "revoke-token garbage" 2 "$CTL" revoke-token - <<<"not.a.token"
+nojti=$(mint "{\"sub\":\"bob\",\"exp\":$((now + 900))}")
+expect_exit "revoke-token without jti" 2 "$CTL" revoke-token "$nojti"
+expect_exit "stats count" 0 "$CTL" stats
+expect_eq "stats after tokens" "entries=2" "$(grep -o 'entries=[0-9]*' "$TMP/out")"
+
+# A daemon restart: the library reconnects on the next call.
+kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null; DAEMON_PID=
+expect_exit "verify, daemon down" 3 "$CTL" verify - --alg HS256 --key "$TMP/secret" <<<"$tok"
+expect_eq "verify, daemon down output" "daemon_unavailable" "$(cut -d' ' -f1 < "$TMP/out")"
+daemon_start
+expect_exit "stale socket replaced on restart" 0 "$CTL" ping
+
+daemon_stop
+expect_eq "SIGTERM exit status" "0" "$?"
+finish

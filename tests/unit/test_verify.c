@@ -1,0 +1,1423 @@
+/*
+ * Unit tests of token_peek() and the verifier: valid tokens of each
+ * algorithm (minted with libjwt and by hand with OpenSSL), and the hostile
+ * ones (alg none, key confusion, tampering, bad base64url, odd JSON, bad
+ * claim types, huge tokens). Keys are generated at start; none is stored.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <jwt.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+
+#include "revokd.h"
+#include "token.h"
+#include "verify.h"
+
+/* An HMAC secret long enough for HS512 (64 bytes), alphanumeric. */
+#define SECRET	"k3yForHmacTests0123456789abcdefgh" \
+		"ijklmnopqrstuvwxyzABCDEFGHIJKLM"
+/* Another secret of the same length. */
+#define SECRET2	"0therHmacSecret0123456789abcdefgh" \
+		"ijklmnopqrstuvwxyzABCDEFGHIJKLM"
+
+/* A generated key pair and its PEM forms. */
+struct test_key {
+	EVP_PKEY	*pkey;		/* the key pair */
+	char		*pub;		/* PEM public key */
+	char		*priv;		/* PEM private key (PKCS#8) */
+};
+
+static struct test_key	rsa;		/* RSA-2048 */
+static struct test_key	rsa_other;	/* a second RSA-2048 */
+static struct test_key	rsa_small;	/* RSA-1024, too small */
+static struct test_key	ec256;		/* P-256 */
+static struct test_key	ec256_other;	/* a second P-256 */
+static struct test_key	ec384;		/* P-384 */
+static struct test_key	ec521;		/* P-521 */
+
+/* The nine algorithms in the order of the loop tests. */
+static const char *const algs[] = {
+	"HS256", "HS384", "HS512", "RS256", "RS384", "RS512",
+	"ES256", "ES384", "ES512"
+};
+
+/* Return a heap copy of the contents of a memory BIO. */
+static char *
+bio_str(BIO *bio)
+{
+	char	*data, *s;
+	long	 n;
+
+	n = BIO_get_mem_data(bio, &data);
+	/* Called from main(), outside any test: no ck_assert here. */
+	if (n < 0 || (s = malloc((size_t)n + 1)) == NULL) {
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+	memcpy(s, data, (size_t)n);
+	s[n] = '\0';
+	return s;
+}
+
+/* Generate a key with OpenSSL 3 and keep its PEM forms. */
+static void
+key_gen(struct test_key *k, const char *type, const char *curve,
+    size_t bits)
+{
+	BIO	*bio;
+
+	if (curve != NULL)
+		k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, type, curve);
+	else
+		k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, type, bits);
+	if (k->pkey == NULL) {
+		fprintf(stderr, "key generation failed\n");
+		exit(1);
+	}
+	bio = BIO_new(BIO_s_mem());
+	PEM_write_bio_PUBKEY(bio, k->pkey);
+	k->pub = bio_str(bio);
+	BIO_free(bio);
+	bio = BIO_new(BIO_s_mem());
+	PEM_write_bio_PrivateKey(bio, k->pkey, NULL, NULL, 0, NULL, NULL);
+	k->priv = bio_str(bio);
+	BIO_free(bio);
+}
+
+/* Free a generated key. */
+static void
+key_free(struct test_key *k)
+{
+	EVP_PKEY_free(k->pkey);
+	free(k->pub);
+	free(k->priv);
+}
+
+/* Return the key pair used for an RS or ES algorithm. */
+static struct test_key *
+key_of(const char *alg)
+{
+	if (alg[0] == 'R')
+		return &rsa;
+	if (strcmp(alg, "ES256") == 0)
+		return &ec256;
+	if (strcmp(alg, "ES384") == 0)
+		return &ec384;
+	return &ec521;
+}
+
+/* Return the OpenSSL digest of an algorithm name. */
+static const EVP_MD *
+md_of(const char *alg)
+{
+	if (strcmp(alg + 2, "256") == 0)
+		return EVP_sha256();
+	if (strcmp(alg + 2, "384") == 0)
+		return EVP_sha384();
+	return EVP_sha512();
+}
+
+/* Encode bytes as unpadded base64url into a new string. */
+static char *
+b64url(const void *data, size_t len)
+{
+	static const char	 abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	const unsigned char	*p = data;
+	char			*out, *o;
+	size_t			 i;
+	uint32_t		 v;
+
+	out = o = malloc(len / 3 * 4 + 5);
+	ck_assert_ptr_nonnull(out);
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		*o++ = abc[v >> 18 & 63];
+		*o++ = abc[v >> 12 & 63];
+		*o++ = abc[v >> 6 & 63];
+		*o++ = abc[v & 63];
+	}
+	if (len - i == 1) {
+		v = (uint32_t)p[i] << 16;
+		*o++ = abc[v >> 18 & 63];
+		*o++ = abc[v >> 12 & 63];
+	} else if (len - i == 2) {
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+		*o++ = abc[v >> 18 & 63];
+		*o++ = abc[v >> 12 & 63];
+		*o++ = abc[v >> 6 & 63];
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Sign input as alg with key (secret for HS, key pair otherwise). */
+static unsigned char *
+sign_raw(const char *alg, const void *secret, size_t secretlen,
+    EVP_PKEY *pkey, const char *input, size_t *siglen)
+{
+	EVP_MD_CTX		*ctx;
+	unsigned char		*sig, *der;
+	const unsigned char	*p;
+	ECDSA_SIG		*es;
+	size_t			 derlen, field;
+	unsigned int		 maclen;
+
+	if (alg[0] == 'H') {
+		sig = malloc(EVP_MAX_MD_SIZE);
+		ck_assert_ptr_nonnull(HMAC(md_of(alg), secret, (int)secretlen,
+		    (const unsigned char *)input, strlen(input), sig,
+		    &maclen));
+		*siglen = maclen;
+		return sig;
+	}
+	ctx = EVP_MD_CTX_new();
+	ck_assert_int_eq(EVP_DigestSignInit(ctx, NULL, md_of(alg), NULL,
+	    pkey), 1);
+	ck_assert_int_eq(EVP_DigestSign(ctx, NULL, &derlen,
+	    (const unsigned char *)input, strlen(input)), 1);
+	der = malloc(derlen);
+	ck_assert_int_eq(EVP_DigestSign(ctx, der, &derlen,
+	    (const unsigned char *)input, strlen(input)), 1);
+	EVP_MD_CTX_free(ctx);
+	if (alg[0] == 'R') {
+		*siglen = derlen;
+		return der;
+	}
+	/* ECDSA: DER SEQUENCE { r, s } to the JOSE r||s form. */
+	field = strcmp(alg, "ES256") == 0 ? 32 :
+	    strcmp(alg, "ES384") == 0 ? 48 : 66;
+	p = der;
+	es = d2i_ECDSA_SIG(NULL, &p, (long)derlen);
+	ck_assert_ptr_nonnull(es);
+	sig = malloc(2 * field);
+	ck_assert_int_eq(BN_bn2binpad(ECDSA_SIG_get0_r(es), sig,
+	    (int)field), (int)field);
+	ck_assert_int_eq(BN_bn2binpad(ECDSA_SIG_get0_s(es), sig + field,
+	    (int)field), (int)field);
+	ECDSA_SIG_free(es);
+	free(der);
+	*siglen = 2 * field;
+	return sig;
+}
+
+/* Build header.payload.signature by hand; sigalg NULL: empty signature. */
+static char *
+hand_token_key(const char *header, const char *payload, const char *sigalg,
+    const void *secret, size_t secretlen, EVP_PKEY *pkey)
+{
+	char		*h, *p, *s, *input, *tok;
+	unsigned char	*sig;
+	size_t		 siglen, n;
+
+	h = b64url(header, strlen(header));
+	p = b64url(payload, strlen(payload));
+	n = strlen(h) + strlen(p) + 2;
+	input = malloc(n);
+	snprintf(input, n, "%s.%s", h, p);
+	if (sigalg != NULL) {
+		sig = sign_raw(sigalg, secret, secretlen, pkey, input,
+		    &siglen);
+		s = b64url(sig, siglen);
+		free(sig);
+	} else
+		s = strdup("");
+	n = strlen(input) + strlen(s) + 2;
+	tok = malloc(n);
+	snprintf(tok, n, "%s.%s", input, s);
+	free(h);
+	free(p);
+	free(s);
+	free(input);
+	return tok;
+}
+
+/* Build a token signed as sigalg with the test key of that algorithm. */
+static char *
+hand_token(const char *header, const char *payload, const char *sigalg)
+{
+	if (sigalg == NULL || sigalg[0] == 'H')
+		return hand_token_key(header, payload, sigalg, SECRET,
+		    strlen(SECRET), NULL);
+	return hand_token_key(header, payload, sigalg, NULL, 0,
+	    key_of(sigalg)->pkey);
+}
+
+/* Return a JSON header {"alg":alg,"typ":"JWT"} in a static buffer. */
+static const char *
+hdr(const char *alg)
+{
+	static char	buf[128];
+
+	snprintf(buf, sizeof buf, "{\"alg\":\"%s\",\"typ\":\"JWT\"}", alg);
+	return buf;
+}
+
+/* Return a payload with jti and exp = now + exp_off in a static buffer. */
+static const char *
+payload_exp(long long exp_off)
+{
+	static char	buf[128];
+
+	snprintf(buf, sizeof buf, "{\"jti\":\"t-1\",\"exp\":%lld}",
+	    (long long)time(NULL) + exp_off);
+	return buf;
+}
+
+/* Mint a token with libjwt from a JSON object of grants. */
+static char *
+mint(const char *alg, const char *grants)
+{
+	jwt_t		*jwt;
+	const char	*key;
+	char		*tok;
+
+	ck_assert_int_eq(jwt_new(&jwt), 0);
+	ck_assert_int_eq(jwt_add_grants_json(jwt, grants), 0);
+	key = alg[0] == 'H' ? SECRET : key_of(alg)->priv;
+	ck_assert_int_eq(jwt_set_alg(jwt, jwt_str_alg(alg),
+	    (const unsigned char *)key, (int)strlen(key)), 0);
+	tok = jwt_encode_str(jwt);
+	ck_assert_ptr_nonnull(tok);
+	jwt_free(jwt);
+	return tok;
+}
+
+/* Create a verifier pinned to alg with its test key. */
+static revokd_verifier_t *
+verifier_for(const char *alg)
+{
+	revokd_verifier_t	*v;
+	const char		*key;
+
+	v = revokd_verifier_new();
+	ck_assert_ptr_nonnull(v);
+	key = alg[0] == 'H' ? SECRET : key_of(alg)->pub;
+	ck_assert_msg(revokd_verifier_set_key(v, alg,
+	    (const unsigned char *)key, strlen(key)) == 0, "%s: %s", alg,
+	    revokd_verifier_errstr(v));
+	return v;
+}
+
+/* Verify token with a fresh verifier pinned to alg. */
+static revokd_outcome_t
+check_tok(const char *alg, const char *token)
+{
+	revokd_verifier_t	*v = verifier_for(alg);
+	revokd_outcome_t	 o;
+
+	o = revokd_verify(v, token, strlen(token));
+	revokd_verifier_free(v);
+	return o;
+}
+
+/* Assert that token verifies as want under alg, then free it. */
+#define ck_outcome(alg, token, want) do {				\
+	char *tok_ = (token);						\
+	revokd_outcome_t got_ = check_tok((alg), tok_);			\
+	ck_assert_msg(got_ == (want), "%s:%d: got %s, want %s",		\
+	    __FILE__, __LINE__, revokd_outcome_str(got_),		\
+	    revokd_outcome_str(want));					\
+	free(tok_);							\
+} while (0)
+
+/* --- Algorithms ------------------------------------------------------ */
+
+/* Each algorithm verifies a libjwt-minted token and fills claims. */
+START_TEST(test_alg_valid_libjwt)
+{
+	const char		*alg = algs[_i];
+	char			 grants[256], *tok;
+	revokd_verifier_t	*v;
+	struct token_claims	 c;
+
+	snprintf(grants, sizeof grants, "{\"jti\":\"j-%d\",\"exp\":%lld,"
+	    "\"iss\":\"https://issuer\",\"sub\":\"alice\",\"sid\":\"s1\","
+	    "\"aud\":[\"a\",\"b\"],\"iat\":%lld}", _i,
+	    (long long)time(NULL) + 600, (long long)time(NULL));
+	tok = mint(alg, grants);
+	v = verifier_for(alg);
+	ck_assert_int_eq(verify_token(v, tok, strlen(tok), &c),
+	    REVOKD_VALID);
+	ck_assert_str_eq(c.alg, alg);
+	ck_assert_str_eq(c.iss, "https://issuer");
+	ck_assert_str_eq(c.sub, "alice");
+	ck_assert_str_eq(c.sid, "s1");
+	ck_assert_uint_eq(c.naud, 2);
+	ck_assert_str_eq(c.aud[1], "b");
+	ck_assert_int_eq(c.has_iat, 1);
+	ck_assert_int_eq(c.has_nbf, 0);
+	token_claims_free(&c);
+	ck_assert_int_eq(revokd_verify(v, tok, strlen(tok)), REVOKD_VALID);
+	revokd_verifier_free(v);
+	free(tok);
+}
+END_TEST
+
+/* Each algorithm verifies a token signed by hand with OpenSSL. */
+START_TEST(test_alg_valid_hand)
+{
+	const char	*alg = algs[_i];
+
+	ck_outcome(alg, hand_token(hdr(alg), payload_exp(600), alg),
+	    REVOKD_VALID);
+}
+END_TEST
+
+/* A changed payload under the original signature is refused. */
+START_TEST(test_alg_tampered_payload)
+{
+	const char	*alg = algs[_i];
+	char		*tok, *other, *d1, *d2, *o1, *o2, *mixed;
+	size_t		 n;
+
+	tok = hand_token(hdr(alg), payload_exp(600), alg);
+	other = hand_token(hdr(alg), payload_exp(7200), alg);
+	d1 = strchr(tok, '.');
+	d2 = strchr(d1 + 1, '.');
+	o1 = strchr(other, '.');
+	o2 = strchr(o1 + 1, '.');
+	/* header of tok, payload of other, signature of tok */
+	n = strlen(tok) + strlen(other);
+	mixed = malloc(n);
+	snprintf(mixed, n, "%.*s%.*s%s", (int)(d1 - tok), tok,
+	    (int)(o2 - o1), o1, d2);
+	free(tok);
+	free(other);
+	ck_outcome(alg, mixed, REVOKD_BAD_SIGNATURE);
+}
+END_TEST
+
+/* A changed signature byte is refused. */
+START_TEST(test_alg_tampered_signature)
+{
+	const char	*alg = algs[_i];
+	char		*tok, *s;
+
+	tok = hand_token(hdr(alg), payload_exp(600), alg);
+	s = strrchr(tok, '.') + 5;
+	*s = *s == 'A' ? 'B' : 'A';
+	ck_outcome(alg, tok, REVOKD_BAD_SIGNATURE);
+}
+END_TEST
+
+/* A signature made with another key of the same type is refused. */
+START_TEST(test_alg_other_key)
+{
+	const char	*alg = algs[_i];
+	char		*tok;
+
+	if (alg[0] == 'H')
+		tok = hand_token_key(hdr(alg), payload_exp(600), alg,
+		    SECRET2, strlen(SECRET2), NULL);
+	else if (alg[0] == 'R')
+		tok = hand_token_key(hdr(alg), payload_exp(600), alg, NULL, 0,
+		    rsa_other.pkey);
+	else if (strcmp(alg, "ES256") == 0)
+		tok = hand_token_key(hdr(alg), payload_exp(600), alg, NULL, 0,
+		    ec256_other.pkey);
+	else
+		return;		/* one other EC key is enough */
+	ck_outcome(alg, tok, REVOKD_BAD_SIGNATURE);
+}
+END_TEST
+
+/* An empty signature is malformed for a real algorithm. */
+START_TEST(test_alg_empty_signature)
+{
+	const char	*alg = algs[_i];
+
+	ck_outcome(alg, hand_token(hdr(alg), payload_exp(600), NULL),
+	    REVOKD_MALFORMED);
+}
+END_TEST
+
+/* ES signatures of the wrong length are refused, not padded. */
+START_TEST(test_es_signature_length)
+{
+	char		*h, *p, input[512], tok[1024], *s;
+	unsigned char	*sig, longer[65];
+	size_t		 siglen;
+
+	h = b64url(hdr("ES256"), strlen(hdr("ES256")));
+	p = b64url(payload_exp(600), strlen(payload_exp(600)));
+	snprintf(input, sizeof input, "%s.%s", h, p);
+	sig = sign_raw("ES256", NULL, 0, ec256.pkey, input, &siglen);
+	ck_assert_uint_eq(siglen, 64);
+	/* r||s with one byte dropped */
+	s = b64url(sig, 63);
+	snprintf(tok, sizeof tok, "%s.%s", input, s);
+	free(s);
+	ck_assert_int_eq(check_tok("ES256", tok), REVOKD_BAD_SIGNATURE);
+	/* r||s with a zero byte in front */
+	longer[0] = 0;
+	memcpy(longer + 1, sig, 64);
+	s = b64url(longer, 65);
+	snprintf(tok, sizeof tok, "%s.%s", input, s);
+	free(s);
+	ck_assert_int_eq(check_tok("ES256", tok), REVOKD_BAD_SIGNATURE);
+	/* r||s with a byte appended */
+	memcpy(longer, sig, 64);
+	longer[64] = 0;
+	s = b64url(longer, 65);
+	snprintf(tok, sizeof tok, "%s.%s", input, s);
+	free(s);
+	ck_assert_int_eq(check_tok("ES256", tok), REVOKD_BAD_SIGNATURE);
+	/* the right length verifies */
+	s = b64url(sig, 64);
+	snprintf(tok, sizeof tok, "%s.%s", input, s);
+	free(s);
+	ck_assert_int_eq(check_tok("ES256", tok), REVOKD_VALID);
+	free(sig);
+	free(h);
+	free(p);
+}
+END_TEST
+
+/* --- Algorithm confusion -------------------------------------------- */
+
+/* alg none in any casing, with or without a signature, is refused. */
+START_TEST(test_alg_none)
+{
+	static const char *const nones[] = { "none", "None", "NONE",
+	    "nOnE" };
+	const char	*pinned[] = { "HS256", "RS256", "ES256" };
+	char		 header[64], *tok;
+	size_t		 i, j;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(header, sizeof header, "{\"alg\":\"%s\"}", nones[i]);
+		for (j = 0; j < 3; j++) {
+			/* without a signature */
+			ck_outcome(pinned[j], hand_token(header,
+			    payload_exp(600), NULL), REVOKD_WRONG_ALGORITHM);
+			/* with an HS256 signature over the same input */
+			tok = hand_token(header, payload_exp(600), "HS256");
+			ck_outcome(pinned[j], tok, REVOKD_WRONG_ALGORITHM);
+		}
+	}
+}
+END_TEST
+
+/* An HS256 token keyed with the RSA public key PEM is refused. */
+START_TEST(test_key_confusion)
+{
+	revokd_verifier_t	*v;
+	char			*tok;
+
+	tok = hand_token_key(hdr("HS256"), payload_exp(600), "HS256",
+	    rsa.pub, strlen(rsa.pub), NULL);
+	ck_outcome("RS256", tok, REVOKD_WRONG_ALGORITHM);
+	v = revokd_verifier_new();
+	ck_assert_int_eq(revokd_verifier_set_key(v, "HS256",
+	    (const unsigned char *)rsa.pub, strlen(rsa.pub)), -1);
+	ck_assert_ptr_nonnull(strstr(revokd_verifier_errstr(v), "PEM"));
+	ck_assert_int_eq(revokd_verifier_set_key(v, "HS512",
+	    (const unsigned char *)ec521.pub, strlen(ec521.pub)), -1);
+	/* a failed set_key leaves the verifier refusing everything */
+	tok = hand_token_key(hdr("HS256"), payload_exp(600), "HS256",
+	    rsa.pub, strlen(rsa.pub), NULL);
+	ck_assert_int_eq(revokd_verify(v, tok, strlen(tok)),
+	    REVOKD_BAD_SIGNATURE);
+	free(tok);
+	revokd_verifier_free(v);
+}
+END_TEST
+
+/* A token of another algorithm, or another casing, is refused. */
+START_TEST(test_wrong_alg)
+{
+	ck_outcome("HS256", hand_token(hdr("HS384"), payload_exp(600),
+	    "HS384"), REVOKD_WRONG_ALGORITHM);
+	ck_outcome("HS256", hand_token(hdr("hs256"), payload_exp(600),
+	    "HS256"), REVOKD_WRONG_ALGORITHM);
+	ck_outcome("RS256", hand_token(hdr("RS512"), payload_exp(600),
+	    "RS512"), REVOKD_WRONG_ALGORITHM);
+	ck_outcome("ES256", hand_token(hdr("ES384"), payload_exp(600),
+	    "ES384"), REVOKD_WRONG_ALGORITHM);
+	ck_outcome("RS256", hand_token(hdr("PS256"), payload_exp(600),
+	    "RS256"), REVOKD_WRONG_ALGORITHM);
+	/* wrong algorithm wins over a later failure (expired) */
+	ck_outcome("HS256", hand_token(hdr("HS384"), payload_exp(-3600),
+	    "HS384"), REVOKD_WRONG_ALGORITHM);
+}
+END_TEST
+
+/* --- Time claims ----------------------------------------------------- */
+
+/* Return an HS256 token over payload. */
+static char *
+hs(const char *payload)
+{
+	return hand_token(hdr("HS256"), payload, "HS256");
+}
+
+/* exp in the past beyond the leeway is expired; within it, valid. */
+START_TEST(test_exp)
+{
+	revokd_verifier_t	*v;
+	struct token_claims	 c;
+	char			*tok;
+
+	ck_outcome("HS256", hs(payload_exp(-3600)), REVOKD_EXPIRED);
+	ck_outcome("HS256", hs(payload_exp(-10)), REVOKD_VALID);
+	/* exact boundaries with a fixed clock: expired at exp + leeway */
+	v = verifier_for("HS256");
+	tok = hs("{\"jti\":\"a\",\"exp\":1000}");
+	ck_assert_int_eq(verify_token_at(v, tok, strlen(tok), 1029, &c),
+	    REVOKD_VALID);
+	token_claims_free(&c);
+	ck_assert_int_eq(verify_token_at(v, tok, strlen(tok), 1030, &c),
+	    REVOKD_EXPIRED);
+	ck_assert_ptr_null(c.jti);	/* refused: claims emptied */
+	token_claims_free(&c);
+	ck_assert_int_eq(revokd_verifier_set_leeway(v, 0), 0);
+	ck_assert_int_eq(verify_token_at(v, tok, strlen(tok), 999, &c),
+	    REVOKD_VALID);
+	token_claims_free(&c);
+	ck_assert_int_eq(verify_token_at(v, tok, strlen(tok), 1000, &c),
+	    REVOKD_EXPIRED);
+	token_claims_free(&c);
+	ck_assert_int_eq(revokd_verifier_set_leeway(v, 300), 0);
+	ck_assert_int_eq(revokd_verifier_set_leeway(v, 301), -1);
+	free(tok);
+	/* an absurd exp does not overflow anything */
+	tok = hs("{\"jti\":\"a\",\"exp\":9223372036854775807}");
+	ck_assert_int_eq(revokd_verify(v, tok, strlen(tok)), REVOKD_VALID);
+	free(tok);
+	tok = hs("{\"jti\":\"a\",\"exp\":-9223372036854775807}");
+	ck_assert_int_eq(revokd_verify(v, tok, strlen(tok)), REVOKD_EXPIRED);
+	free(tok);
+	revokd_verifier_free(v);
+}
+END_TEST
+
+/* nbf in the future is refused; within the leeway it is accepted. */
+START_TEST(test_nbf)
+{
+	char		buf[128];
+	long long	now = (long long)time(NULL);
+
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld,\"nbf\":%lld}",
+	    now + 7200, now + 3600);
+	ck_outcome("HS256", hs(buf), REVOKD_NOT_YET_VALID);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld,\"nbf\":%lld}",
+	    now + 7200, now + 10);
+	ck_outcome("HS256", hs(buf), REVOKD_VALID);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld,\"nbf\":%lld}",
+	    now + 7200, now - 10);
+	ck_outcome("HS256", hs(buf), REVOKD_VALID);
+}
+END_TEST
+
+/* iat in the future beyond the leeway is refused. */
+START_TEST(test_iat)
+{
+	char		buf[128];
+	long long	now = (long long)time(NULL);
+
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld,\"iat\":%lld}",
+	    now + 7200, now + 3600);
+	ck_outcome("HS256", hs(buf), REVOKD_NOT_YET_VALID);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld,\"iat\":%lld}",
+	    now + 7200, now + 10);
+	ck_outcome("HS256", hs(buf), REVOKD_VALID);
+}
+END_TEST
+
+/* Time claims must be present (exp) and JSON integers. */
+START_TEST(test_time_types)
+{
+	char		buf[128];
+	long long	now = (long long)time(NULL);
+
+	ck_outcome("HS256", hs("{\"jti\":\"a\"}"), REVOKD_MALFORMED);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld.5}", now + 60);
+	ck_outcome("HS256", hs(buf), REVOKD_MALFORMED);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld.0}", now + 60);
+	ck_outcome("HS256", hs(buf), REVOKD_MALFORMED);
+	ck_outcome("HS256", hs("{\"jti\":\"a\",\"exp\":4e9}"),
+	    REVOKD_MALFORMED);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":\"%lld\"}",
+	    now + 60);
+	ck_outcome("HS256", hs(buf), REVOKD_MALFORMED);
+	ck_outcome("HS256", hs("{\"jti\":\"a\",\"exp\":null}"),
+	    REVOKD_MALFORMED);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld,"
+	    "\"nbf\":\"2099-01-01\"}", now + 60);
+	ck_outcome("HS256", hs(buf), REVOKD_MALFORMED);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld,"
+	    "\"iat\":true}", now + 60);
+	ck_outcome("HS256", hs(buf), REVOKD_MALFORMED);
+	/* larger than any long long */
+	ck_outcome("HS256", hs("{\"jti\":\"a\",\"exp\":99999999999999999999}"),
+	    REVOKD_MALFORMED);
+}
+END_TEST
+
+/* --- Other claims ---------------------------------------------------- */
+
+/* jti must be a non-empty string of at most 256 bytes. */
+START_TEST(test_jti)
+{
+	char		buf[600], jti[300];
+	long long	exp = (long long)time(NULL) + 600;
+
+	snprintf(buf, sizeof buf, "{\"exp\":%lld}", exp);
+	ck_outcome("HS256", hs(buf), REVOKD_MISSING_JTI);
+	snprintf(buf, sizeof buf, "{\"jti\":\"\",\"exp\":%lld}", exp);
+	ck_outcome("HS256", hs(buf), REVOKD_MISSING_JTI);
+	snprintf(buf, sizeof buf, "{\"jti\":17,\"exp\":%lld}", exp);
+	ck_outcome("HS256", hs(buf), REVOKD_MALFORMED);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\\u0000b\",\"exp\":%lld}", exp);
+	ck_outcome("HS256", hs(buf), REVOKD_MALFORMED);
+	memset(jti, 'j', 256);
+	jti[256] = '\0';
+	snprintf(buf, sizeof buf, "{\"jti\":\"%s\",\"exp\":%lld}", jti, exp);
+	ck_outcome("HS256", hs(buf), REVOKD_VALID);
+	memset(jti, 'j', 257);
+	jti[257] = '\0';
+	snprintf(buf, sizeof buf, "{\"jti\":\"%s\",\"exp\":%lld}", jti, exp);
+	ck_outcome("HS256", hs(buf), REVOKD_MALFORMED);
+}
+END_TEST
+
+/* Verify payload with an HS256 verifier requiring iss and/or aud. */
+static revokd_outcome_t
+check_req(const char *payload, const char *iss, const char *aud)
+{
+	revokd_verifier_t	*v = verifier_for("HS256");
+	revokd_outcome_t	 o;
+	char			*tok = hs(payload);
+
+	ck_assert_int_eq(revokd_verifier_set_issuer(v, iss), 0);
+	ck_assert_int_eq(revokd_verifier_set_audience(v, aud), 0);
+	o = revokd_verify(v, tok, strlen(tok));
+	free(tok);
+	revokd_verifier_free(v);
+	return o;
+}
+
+/* A required issuer must match exactly. */
+START_TEST(test_iss)
+{
+	char		buf[256];
+	long long	exp = (long long)time(NULL) + 600;
+
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld,"
+	    "\"iss\":\"https://idp\"}", exp);
+	ck_assert_int_eq(check_req(buf, "https://idp", NULL), REVOKD_VALID);
+	ck_assert_int_eq(check_req(buf, NULL, NULL), REVOKD_VALID);
+	ck_assert_int_eq(check_req(buf, "https://idp/", NULL),
+	    REVOKD_WRONG_ISSUER);
+	ck_assert_int_eq(check_req(buf, "https://IDP", NULL),
+	    REVOKD_WRONG_ISSUER);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld}", exp);
+	ck_assert_int_eq(check_req(buf, "https://idp", NULL),
+	    REVOKD_WRONG_ISSUER);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld,"
+	    "\"iss\":[\"https://idp\"]}", exp);
+	ck_assert_int_eq(check_req(buf, NULL, NULL), REVOKD_MALFORMED);
+}
+END_TEST
+
+/* A required audience must be the aud string or in the aud array. */
+START_TEST(test_aud)
+{
+	char		buf[256];
+	long long	exp = (long long)time(NULL) + 600;
+
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld,"
+	    "\"aud\":\"api\"}", exp);
+	ck_assert_int_eq(check_req(buf, NULL, "api"), REVOKD_VALID);
+	ck_assert_int_eq(check_req(buf, NULL, "web"), REVOKD_WRONG_AUDIENCE);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld,"
+	    "\"aud\":[\"web\",\"api\"]}", exp);
+	ck_assert_int_eq(check_req(buf, NULL, "api"), REVOKD_VALID);
+	ck_assert_int_eq(check_req(buf, NULL, "ap"), REVOKD_WRONG_AUDIENCE);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld}", exp);
+	ck_assert_int_eq(check_req(buf, NULL, "api"), REVOKD_WRONG_AUDIENCE);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld,"
+	    "\"aud\":[]}", exp);
+	ck_assert_int_eq(check_req(buf, NULL, NULL), REVOKD_MALFORMED);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld,"
+	    "\"aud\":[\"api\",7]}", exp);
+	ck_assert_int_eq(check_req(buf, NULL, "api"), REVOKD_MALFORMED);
+	/* issuer is checked before audience */
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld,"
+	    "\"iss\":\"x\",\"aud\":\"y\"}", exp);
+	ck_assert_int_eq(check_req(buf, "i", "a"), REVOKD_WRONG_ISSUER);
+}
+END_TEST
+
+/* --- Parsing --------------------------------------------------------- */
+
+/* The header and payload must be JSON objects without duplicates. */
+START_TEST(test_json_shape)
+{
+	char		buf[256];
+	long long	exp = (long long)time(NULL) + 600;
+
+	ck_outcome("HS256", hs("[\"jti\",\"exp\"]"), REVOKD_MALFORMED);
+	ck_outcome("HS256", hs("\"just a string\""), REVOKD_MALFORMED);
+	ck_outcome("HS256", hs(""), REVOKD_MALFORMED);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld} x", exp);
+	ck_outcome("HS256", hs(buf), REVOKD_MALFORMED);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld,\"exp\":%lld}",
+	    exp - 1200, exp);
+	ck_outcome("HS256", hs(buf), REVOKD_MALFORMED);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"jti\":\"b\","
+	    "\"exp\":%lld}", exp);
+	ck_outcome("HS256", hs(buf), REVOKD_MALFORMED);
+	ck_outcome("HS256", hand_token("{\"alg\":\"HS256\",\"alg\":\"none\"}",
+	    payload_exp(600), "HS256"), REVOKD_MALFORMED);
+	ck_outcome("HS256", hand_token("[\"HS256\"]", payload_exp(600),
+	    "HS256"), REVOKD_MALFORMED);
+	ck_outcome("HS256", hand_token("{\"typ\":\"JWT\"}", payload_exp(600),
+	    "HS256"), REVOKD_MALFORMED);
+	ck_outcome("HS256", hand_token("{\"alg\":256}", payload_exp(600),
+	    "HS256"), REVOKD_MALFORMED);
+	ck_outcome("HS256", hand_token("{\"alg\":\"HS256\",\"kid\":1}",
+	    payload_exp(600), "HS256"), REVOKD_MALFORMED);
+	ck_outcome("HS256", hand_token("{\"alg\":\"HS256\",\"crit\":[\"x\"],"
+	    "\"x\":1}", payload_exp(600), "HS256"), REVOKD_MALFORMED);
+	ck_outcome("HS256", hand_token("{\"alg\":\"HS256\",\"kid\":\"k1\"}",
+	    payload_exp(600), "HS256"), REVOKD_VALID);
+}
+END_TEST
+
+/* typ may be absent, JWT or at+jwt in any case; nothing else. */
+START_TEST(test_typ)
+{
+	ck_outcome("HS256", hand_token("{\"alg\":\"HS256\",\"typ\":\"at+jwt\"}",
+	    payload_exp(600), "HS256"), REVOKD_VALID);
+	ck_outcome("ES256", hand_token("{\"alg\":\"ES256\",\"typ\":\"AT+JWT\"}",
+	    payload_exp(600), "ES256"), REVOKD_VALID);
+	ck_outcome("HS256", hand_token("{\"alg\":\"HS256\",\"typ\":\"jwt\"}",
+	    payload_exp(600), "HS256"), REVOKD_VALID);
+	ck_outcome("HS256", hand_token("{\"alg\":\"HS256\","
+	    "\"typ\":\"application/at+jwt\"}", payload_exp(600), "HS256"),
+	    REVOKD_VALID);
+	ck_outcome("HS256", hand_token("{\"alg\":\"HS256\"}",
+	    payload_exp(600), "HS256"), REVOKD_VALID);
+	ck_outcome("HS256", hand_token("{\"alg\":\"HS256\",\"typ\":\"foo\"}",
+	    payload_exp(600), "HS256"), REVOKD_MALFORMED);
+	ck_outcome("HS256", hand_token("{\"alg\":\"HS256\",\"typ\":\"JWS\"}",
+	    payload_exp(600), "HS256"), REVOKD_MALFORMED);
+	ck_outcome("HS256", hand_token("{\"alg\":\"HS256\",\"typ\":1}",
+	    payload_exp(600), "HS256"), REVOKD_MALFORMED);
+}
+END_TEST
+
+/* Return a valid HS256 token with character 3 of segment seg set to c. */
+static char *
+valid_with(char c, int seg)
+{
+	char	*tok, *p;
+	int	 i;
+
+	tok = hs(payload_exp(600));
+	for (p = tok, i = 0; i < seg; i++)
+		p = strchr(p, '.') + 1;
+	p[3] = c;
+	return tok;
+}
+
+/* Base64url is strict: no padding, '+', '/', whitespace, bad lengths. */
+START_TEST(test_base64url)
+{
+	revokd_verifier_t	*v;
+	char			*tok, *bad, *nul;
+	size_t			 n;
+	int			 seg;
+
+	for (seg = 0; seg < 3; seg++) {
+		ck_outcome("HS256", valid_with('+', seg), REVOKD_MALFORMED);
+		ck_outcome("HS256", valid_with('/', seg), REVOKD_MALFORMED);
+		ck_outcome("HS256", valid_with('=', seg), REVOKD_MALFORMED);
+		ck_outcome("HS256", valid_with(' ', seg), REVOKD_MALFORMED);
+		ck_outcome("HS256", valid_with('\t', seg), REVOKD_MALFORMED);
+	}
+	/* padding: a 32-byte HMAC is 43 characters, padded to 44 */
+	tok = hs(payload_exp(600));
+	n = strlen(tok);
+	bad = malloc(n + 2);
+	snprintf(bad, n + 2, "%s=", tok);
+	ck_outcome("HS256", bad, REVOKD_MALFORMED);
+	/* padding at the end of the payload segment */
+	bad = malloc(n + 2);
+	snprintf(bad, n + 2, "%.*s=%s", (int)(strrchr(tok, '.') - tok), tok,
+	    strrchr(tok, '.'));
+	ck_outcome("HS256", bad, REVOKD_MALFORMED);
+	/* a trailing newline */
+	bad = malloc(n + 2);
+	snprintf(bad, n + 2, "%s\n", tok);
+	ck_outcome("HS256", bad, REVOKD_MALFORMED);
+	/* a segment of length 1 mod 4 */
+	bad = malloc(n + 3);
+	snprintf(bad, n + 3, "%sAA", tok);	/* 43 + 2 = 45 = 1 mod 4 */
+	ck_outcome("HS256", bad, REVOKD_MALFORMED);
+	/* an embedded NUL counted in len */
+	v = verifier_for("HS256");
+	nul = strdup(tok);
+	nul[5] = '\0';
+	ck_assert_int_eq(revokd_verify(v, nul, n), REVOKD_MALFORMED);
+	free(nul);
+	revokd_verifier_free(v);
+	free(tok);
+}
+END_TEST
+
+/* Stray trailing bits in a signature are refused. */
+START_TEST(test_base64url_stray_bits)
+{
+	char	*tok;
+	size_t	 n;
+	int	 c;
+
+	/* HS256: 32 bytes, 43 chars; the last encodes 4 data bits + 2 zero
+	 * bits, so setting its lowest bit changes no data byte. */
+	tok = hs(payload_exp(600));
+	n = strlen(tok);
+	c = tok[n - 1];
+	ck_assert_msg(strchr("AEIMQUYcgkosw048", c) != NULL,
+	    "unexpected last char %c", c);
+	tok[n - 1] = (char)(c + 1);
+	ck_outcome("HS256", tok, REVOKD_MALFORMED);
+}
+END_TEST
+
+/* Tokens must have exactly three segments; garbage is malformed. */
+START_TEST(test_segments)
+{
+	static const char *const junk[] = {
+		"", ".", "..", "...", "a.b.c", "garbage", "eyJ", "eyJ.eyJ.",
+		"\xff\xfe.\x01.\x02", "....................",
+	};
+	char	*tok, *bad, *p;
+	size_t	 i, n;
+
+	for (i = 0; i < sizeof junk / sizeof junk[0]; i++)
+		ck_outcome("HS256", strdup(junk[i]), REVOKD_MALFORMED);
+	tok = hs(payload_exp(600));
+	n = strlen(tok);
+	/* two segments: drop the signature */
+	bad = strdup(tok);
+	*strrchr(bad, '.') = '\0';
+	ck_outcome("HS256", bad, REVOKD_MALFORMED);
+	/* four segments */
+	bad = malloc(n + 8);
+	snprintf(bad, n + 8, "%s.abcd", tok);
+	ck_outcome("HS256", bad, REVOKD_MALFORMED);
+	/* JWE-like five segments */
+	bad = malloc(n + 16);
+	snprintf(bad, n + 16, "%s.abcd.abcd", tok);
+	ck_outcome("HS256", bad, REVOKD_MALFORMED);
+	/* an empty header segment */
+	p = strchr(tok, '.');
+	ck_outcome("HS256", strdup(p), REVOKD_MALFORMED);
+	ck_assert_int_eq(revokd_verify(NULL, tok, n), REVOKD_BAD_SIGNATURE);
+	{
+		revokd_verifier_t	*v = verifier_for("HS256");
+
+		ck_assert_int_eq(revokd_verify(v, NULL, 0), REVOKD_MALFORMED);
+		ck_assert_int_eq(revokd_verify(v, tok, 0), REVOKD_MALFORMED);
+		ck_assert_int_ne(revokd_verify(v, tok, n - 1),
+		    REVOKD_VALID);
+		revokd_verifier_free(v);
+	}
+	free(tok);
+}
+END_TEST
+
+/* Build a token whose header is huge; len bytes in all. */
+static char *
+huge_token(size_t len)
+{
+	char	*tok;
+
+	tok = malloc(len + 1);
+	ck_assert_ptr_nonnull(tok);
+	/* "eyJ" starts a JSON object; then a long run of base64url */
+	memset(tok, 'A', len);
+	memcpy(tok, "eyJhbGciOiJIUzI1NiIsIngiOiJ", 27);
+	tok[len - 44] = '.';
+	tok[len - 22] = '.';
+	tok[len] = '\0';
+	return tok;
+}
+
+/* Over-long tokens are refused before decoding, without a crash. */
+START_TEST(test_huge)
+{
+	revokd_verifier_t	*v = verifier_for("HS256");
+	struct token_claims	 c;
+	char			*tok, err[128];
+	size_t			 n;
+
+	tok = huge_token(100 * 1024);
+	ck_assert_int_eq(revokd_verify(v, tok, strlen(tok)),
+	    REVOKD_MALFORMED);
+	free(tok);
+	tok = huge_token(9 * 1024 * 1024);
+	ck_assert_int_eq(revokd_verify(v, tok, strlen(tok)),
+	    REVOKD_MALFORMED);
+	/* token_peek itself refuses on length before anything else */
+	ck_assert_int_eq(token_peek(tok, strlen(tok), TOKEN_MAX_LEN_DEFAULT,
+	    &c, err, sizeof err), -1);
+	ck_assert_str_eq(err, "token too long");
+	token_claims_free(&c);
+	free(tok);
+	/* just over and just at the limit */
+	tok = huge_token(TOKEN_MAX_LEN_DEFAULT + 1);
+	ck_assert_int_eq(revokd_verify(v, tok, strlen(tok)),
+	    REVOKD_MALFORMED);
+	free(tok);
+	tok = hs(payload_exp(600));
+	n = strlen(tok);
+	ck_assert_int_eq(token_peek(tok, n, n - 1, &c, err, sizeof err), -1);
+	token_claims_free(&c);
+	ck_assert_int_eq(token_peek(tok, n, n, &c, err, sizeof err), 0);
+	token_claims_free(&c);
+	free(tok);
+	revokd_verifier_free(v);
+}
+END_TEST
+
+/* token_peek fills claims and keeps the token out of its messages. */
+START_TEST(test_peek)
+{
+	struct token_claims	 c;
+	char			*tok, err[128];
+
+	tok = hand_token("{\"alg\":\"RS256\",\"typ\":\"at+jwt\","
+	    "\"kid\":\"key-1\"}", "{\"jti\":\"j\",\"sub\":\"u\",\"sid\":\"s\","
+	    "\"iss\":\"i\",\"aud\":\"a\",\"exp\":5,\"nbf\":4,\"iat\":3,"
+	    "\"extra\":{\"nested\":[1,2.5,null]}}", "HS256");
+	ck_assert_int_eq(token_peek(tok, strlen(tok), TOKEN_MAX_LEN_DEFAULT,
+	    &c, err, sizeof err), 0);
+	ck_assert_str_eq(c.alg, "RS256");
+	ck_assert_str_eq(c.typ, "at+jwt");
+	ck_assert_str_eq(c.kid, "key-1");
+	ck_assert_str_eq(c.jti, "j");
+	ck_assert_str_eq(c.sub, "u");
+	ck_assert_str_eq(c.sid, "s");
+	ck_assert_str_eq(c.iss, "i");
+	ck_assert_uint_eq(c.naud, 1);
+	ck_assert_str_eq(c.aud[0], "a");
+	ck_assert(c.has_exp && c.exp == 5);
+	ck_assert(c.has_nbf && c.nbf == 4);
+	ck_assert(c.has_iat && c.iat == 3);
+	ck_assert_uint_eq(c.siglen, 32);
+	ck_assert_uint_eq(c.signed_len,
+	    (size_t)(strrchr(tok, '.') - tok));
+	token_claims_free(&c);
+	ck_assert_ptr_null(c.alg);
+	free(tok);
+	/* a message names the problem, not the token */
+	tok = hs("{\"jti\":\"secret-jti\",\"exp\":\"soon\"}");
+	ck_assert_int_eq(token_peek(tok, strlen(tok), TOKEN_MAX_LEN_DEFAULT,
+	    &c, err, sizeof err), -1);
+	ck_assert_str_eq(err, "claims: exp not an integer");
+	token_claims_free(&c);
+	free(tok);
+}
+END_TEST
+
+/* --- Keys ------------------------------------------------------------ */
+
+/* Try set_key and return its result. */
+static int
+try_key(const char *alg, const char *key, size_t len)
+{
+	revokd_verifier_t	*v = revokd_verifier_new();
+	int			 rc;
+
+	rc = revokd_verifier_set_key(v, alg, (const unsigned char *)key, len);
+	if (rc != 0)
+		ck_assert_str_ne(revokd_verifier_errstr(v), "");
+	revokd_verifier_free(v);
+	return rc;
+}
+
+/* Keys of the wrong kind, size or form are refused. */
+START_TEST(test_set_key)
+{
+	ck_assert_int_eq(try_key("HS256", SECRET, 32), 0);
+	ck_assert_int_eq(try_key("HS256", SECRET, 31), -1);
+	ck_assert_int_eq(try_key("HS384", SECRET, 47), -1);
+	ck_assert_int_eq(try_key("HS384", SECRET, 48), 0);
+	ck_assert_int_eq(try_key("HS512", SECRET, 63), -1);
+	ck_assert_int_eq(try_key("HS256", "", 0), -1);
+	ck_assert_int_eq(try_key("HS256", NULL, 32), -1);
+	ck_assert_int_eq(try_key("none", SECRET, 64), -1);
+	ck_assert_int_eq(try_key("hs256", SECRET, 64), -1);
+	ck_assert_int_eq(try_key("PS256", rsa.pub, strlen(rsa.pub)), -1);
+	ck_assert_int_eq(try_key(NULL, SECRET, 64), -1);
+	ck_assert_int_eq(try_key("HS256", "-----BEGIN PUBLIC KEY-----"
+	    "0123456789012345678901234567890123", 60), -1);
+	ck_assert_int_eq(try_key("RS256", rsa.pub, strlen(rsa.pub)), 0);
+	ck_assert_int_eq(try_key("RS512", rsa.pub, strlen(rsa.pub)), 0);
+	ck_assert_int_eq(try_key("RS256", ec256.pub, strlen(ec256.pub)), -1);
+	ck_assert_int_eq(try_key("RS256", rsa_small.pub,
+	    strlen(rsa_small.pub)), -1);
+	ck_assert_int_eq(try_key("RS256", rsa.priv, strlen(rsa.priv)), -1);
+	ck_assert_int_eq(try_key("RS256", SECRET, 64), -1);
+	ck_assert_int_eq(try_key("ES256", rsa.pub, strlen(rsa.pub)), -1);
+	ck_assert_int_eq(try_key("ES256", ec384.pub, strlen(ec384.pub)), -1);
+	ck_assert_int_eq(try_key("ES384", ec256.pub, strlen(ec256.pub)), -1);
+	ck_assert_int_eq(try_key("ES512", ec384.pub, strlen(ec384.pub)), -1);
+	ck_assert_int_eq(try_key("ES512", ec521.pub, strlen(ec521.pub)), 0);
+	ck_assert_int_eq(try_key("ES256", ec256.priv, strlen(ec256.priv)), -1);
+	/* a truncated PEM */
+	ck_assert_int_eq(try_key("ES256", ec256.pub, strlen(ec256.pub) / 2),
+	    -1);
+}
+END_TEST
+
+/* A verifier without a key refuses every token. */
+START_TEST(test_no_key)
+{
+	revokd_verifier_t	*v = revokd_verifier_new();
+	char			*tok = hs(payload_exp(600));
+
+	ck_assert_int_eq(revokd_verify(v, tok, strlen(tok)),
+	    REVOKD_BAD_SIGNATURE);
+	/* the key of a failed set_key is dropped, not kept */
+	ck_assert_int_eq(revokd_verifier_set_key(v, "HS256",
+	    (const unsigned char *)SECRET, strlen(SECRET)), 0);
+	ck_assert_int_eq(revokd_verify(v, tok, strlen(tok)), REVOKD_VALID);
+	ck_assert_int_eq(revokd_verifier_set_key(v, "HS256",
+	    (const unsigned char *)SECRET, 3), -1);
+	ck_assert_int_eq(revokd_verify(v, tok, strlen(tok)),
+	    REVOKD_BAD_SIGNATURE);
+	free(tok);
+	ck_assert_int_eq(revokd_verifier_set_issuer(v, ""), -1);
+	ck_assert_int_eq(revokd_verifier_set_audience(v, ""), -1);
+	revokd_verifier_free(v);
+	revokd_verifier_free(NULL);
+}
+END_TEST
+
+/* Write data to a new temp file and return its path. */
+static char *
+temp_file(const char *data, size_t len)
+{
+	char	*path = strdup("/tmp/test_verify.XXXXXX");
+	int	 fd;
+
+	fd = mkstemp(path);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+/* Key files: missing and empty ones are refused, good ones work. */
+START_TEST(test_key_file)
+{
+	revokd_verifier_t	*v = revokd_verifier_new();
+	char			*path, *tok, *big;
+
+	ck_assert_int_eq(revokd_verifier_set_key_file(v, "RS256",
+	    "/nonexistent/key.pem"), -1);
+	ck_assert_ptr_nonnull(strstr(revokd_verifier_errstr(v),
+	    "No such file"));
+	ck_assert_int_eq(revokd_verifier_set_key_file(v, "RS256", NULL), -1);
+	ck_assert_int_eq(revokd_verifier_set_key_file(v, "RS256", ""), -1);
+	ck_assert_int_eq(revokd_verifier_set_key_file(v, "RS256", "/tmp"),
+	    -1);
+	path = temp_file("", 0);
+	ck_assert_int_eq(revokd_verifier_set_key_file(v, "HS256", path), -1);
+	ck_assert_ptr_nonnull(strstr(revokd_verifier_errstr(v), "empty"));
+	unlink(path);
+	free(path);
+	tok = hs(payload_exp(600));
+	ck_assert_int_eq(revokd_verify(v, tok, strlen(tok)),
+	    REVOKD_BAD_SIGNATURE);
+	path = temp_file(SECRET, strlen(SECRET));
+	ck_assert_int_eq(revokd_verifier_set_key_file(v, "HS256", path), 0);
+	ck_assert_int_eq(revokd_verify(v, tok, strlen(tok)), REVOKD_VALID);
+	unlink(path);
+	free(path);
+	free(tok);
+	path = temp_file(rsa.pub, strlen(rsa.pub));
+	ck_assert_int_eq(revokd_verifier_set_key_file(v, "RS256", path), 0);
+	tok = hand_token(hdr("RS256"), payload_exp(600), "RS256");
+	ck_assert_int_eq(revokd_verify(v, tok, strlen(tok)), REVOKD_VALID);
+	free(tok);
+	unlink(path);
+	free(path);
+	big = malloc(70000);
+	memset(big, 'k', 70000);
+	path = temp_file(big, 70000);
+	ck_assert_int_eq(revokd_verifier_set_key_file(v, "HS256", path), -1);
+	unlink(path);
+	free(path);
+	free(big);
+	revokd_verifier_free(v);
+}
+END_TEST
+
+/* --- Outcome strings and interop ------------------------------------ */
+
+/* Every outcome has its stable string. */
+START_TEST(test_outcome_str)
+{
+	ck_assert_str_eq(revokd_outcome_str(REVOKD_VALID), "valid");
+	ck_assert_str_eq(revokd_outcome_str(REVOKD_REVOKED), "revoked");
+	ck_assert_str_eq(revokd_outcome_str(REVOKD_BAD_SIGNATURE),
+	    "bad_signature");
+	ck_assert_str_eq(revokd_outcome_str(REVOKD_WRONG_ALGORITHM),
+	    "wrong_algorithm");
+	ck_assert_str_eq(revokd_outcome_str(REVOKD_EXPIRED), "expired");
+	ck_assert_str_eq(revokd_outcome_str(REVOKD_NOT_YET_VALID),
+	    "not_yet_valid");
+	ck_assert_str_eq(revokd_outcome_str(REVOKD_MALFORMED), "malformed");
+	ck_assert_str_eq(revokd_outcome_str(REVOKD_MISSING_JTI),
+	    "missing_jti");
+	ck_assert_str_eq(revokd_outcome_str(REVOKD_WRONG_ISSUER),
+	    "wrong_issuer");
+	ck_assert_str_eq(revokd_outcome_str(REVOKD_WRONG_AUDIENCE),
+	    "wrong_audience");
+	ck_assert_str_eq(revokd_outcome_str(REVOKD_UNAVAILABLE),
+	    "daemon_unavailable");
+	ck_assert_str_eq(revokd_outcome_str(REVOKD_PROTOCOL_ERROR),
+	    "protocol_error");
+	ck_assert_str_eq(revokd_outcome_str((revokd_outcome_t)99), "unknown");
+	ck_assert_str_eq(revokd_outcome_str((revokd_outcome_t)-1), "unknown");
+}
+END_TEST
+
+/* Return a python3 that can import jwt, or NULL. */
+static const char *
+find_python(void)
+{
+	static const char *const cands[] = { "python3", "/usr/bin/python3" };
+	char	cmd[256];
+	size_t	i;
+
+	for (i = 0; i < sizeof cands / sizeof cands[0]; i++) {
+		snprintf(cmd, sizeof cmd, "%s -c 'import jwt' >/dev/null 2>&1",
+		    cands[i]);
+		if (system(cmd) == 0)
+			return cands[i];
+	}
+	return NULL;
+}
+
+/* Run a PyJWT one-liner minting alg with key argument; return token. */
+static char *
+pyjwt_mint(const char *py, const char *alg, const char *keyarg)
+{
+	char	 cmd[1024], out[4096];
+	FILE	*fp;
+	size_t	 n;
+
+	snprintf(cmd, sizeof cmd, "%s -c 'import sys, time, jwt\n"
+	    "a, k = sys.argv[1], sys.argv[2]\n"
+	    "k = open(k).read() if a[0] != \"H\" else k\n"
+	    "print(jwt.encode({\"jti\": \"py-\" + a, \"iss\": \"pyjwt\","
+	    " \"aud\": [\"x\", \"api\"], \"iat\": int(time.time()),"
+	    " \"exp\": int(time.time()) + 600}, k, algorithm=a))' %s '%s'",
+	    py, alg, keyarg);
+	fp = popen(cmd, "r");
+	ck_assert_ptr_nonnull(fp);
+	n = fread(out, 1, sizeof out - 1, fp);
+	ck_assert_int_eq(pclose(fp), 0);
+	out[n] = '\0';
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+		out[--n] = '\0';
+	return strdup(out);
+}
+
+/* Tokens minted by PyJWT (an independent implementation) verify. */
+START_TEST(test_pyjwt)
+{
+	const char		*py = find_python();
+	revokd_verifier_t	*v;
+	char			*tok, *path;
+	struct token_claims	 c;
+
+	if (py == NULL) {
+		fprintf(stderr, "test_pyjwt: SKIPPED: no python3 can "
+		    "import jwt (install python3-jwt)\n");
+		return;
+	}
+	tok = pyjwt_mint(py, "HS256", SECRET);
+	v = verifier_for("HS256");
+	ck_assert_int_eq(revokd_verifier_set_issuer(v, "pyjwt"), 0);
+	ck_assert_int_eq(revokd_verifier_set_audience(v, "api"), 0);
+	ck_assert_int_eq(verify_token(v, tok, strlen(tok), &c), REVOKD_VALID);
+	ck_assert_str_eq(c.jti, "py-HS256");
+	token_claims_free(&c);
+	revokd_verifier_free(v);
+	free(tok);
+
+	path = temp_file(rsa.priv, strlen(rsa.priv));
+	tok = pyjwt_mint(py, "RS256", path);
+	unlink(path);
+	free(path);
+	v = verifier_for("RS256");
+	ck_assert_int_eq(verify_token(v, tok, strlen(tok), &c), REVOKD_VALID);
+	ck_assert_str_eq(c.jti, "py-RS256");
+	ck_assert_str_eq(c.typ, "JWT");
+	token_claims_free(&c);
+	revokd_verifier_free(v);
+	free(tok);
+}
+END_TEST
+
+/* Tokens shared by the threads of test_threads. */
+static char	*thread_tokens[3];
+
+/* Verify the shared tokens with a shared verifier; count the failures. */
+static void *
+thread_verify(void *arg)
+{
+	revokd_verifier_t *const	*vs = arg;
+	intptr_t			 bad = 0;
+	int				 i, k;
+
+	for (i = 0; i < 200; i++) {
+		for (k = 0; k < 3; k++) {
+			if (revokd_verify(vs[k], thread_tokens[k],
+			    strlen(thread_tokens[k])) != REVOKD_VALID)
+				bad++;
+		}
+	}
+	return (void *)bad;
+}
+
+/* One configured verifier may be used by many threads at once. */
+START_TEST(test_threads)
+{
+	static const char *const talgs[] = { "HS256", "RS256", "ES256" };
+	revokd_verifier_t	*vs[3];
+	pthread_t		 th[4];
+	void			*ret;
+	int			 i;
+
+	for (i = 0; i < 3; i++) {
+		vs[i] = verifier_for(talgs[i]);
+		thread_tokens[i] = hand_token(hdr(talgs[i]),
+		    payload_exp(600), talgs[i]);
+	}
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, thread_verify,
+		    vs), 0);
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(pthread_join(th[i], &ret), 0);
+		ck_assert_int_eq((intptr_t)ret, 0);
+	}
+	for (i = 0; i < 3; i++) {
+		revokd_verifier_free(vs[i]);
+		free(thread_tokens[i]);
+	}
+}
+END_TEST
+
+/* Build the suite. */
+static Suite *
+verify_suite(void)
+{
+	Suite	*s = suite_create("verify");
+	TCase	*tc;
+	int	 nalgs = (int)(sizeof algs / sizeof algs[0]);
+
+	tc = tcase_create("algorithms");
+	tcase_add_loop_test(tc, test_alg_valid_libjwt, 0, nalgs);
+	tcase_add_loop_test(tc, test_alg_valid_hand, 0, nalgs);
+	tcase_add_loop_test(tc, test_alg_tampered_payload, 0, nalgs);
+	tcase_add_loop_test(tc, test_alg_tampered_signature, 0, nalgs);
+	tcase_add_loop_test(tc, test_alg_other_key, 0, nalgs);
+	tcase_add_loop_test(tc, test_alg_empty_signature, 0, nalgs);
+	tcase_add_test(tc, test_es_signature_length);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("confusion");
+	tcase_add_test(tc, test_alg_none);
+	tcase_add_test(tc, test_key_confusion);
+	tcase_add_test(tc, test_wrong_alg);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("time");
+	tcase_add_test(tc, test_exp);
+	tcase_add_test(tc, test_nbf);
+	tcase_add_test(tc, test_iat);
+	tcase_add_test(tc, test_time_types);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("claims");
+	tcase_add_test(tc, test_jti);
+	tcase_add_test(tc, test_iss);
+	tcase_add_test(tc, test_aud);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("parsing");
+	tcase_add_test(tc, test_json_shape);
+	tcase_add_test(tc, test_typ);
+	tcase_add_test(tc, test_base64url);
+	tcase_add_test(tc, test_base64url_stray_bits);
+	tcase_add_test(tc, test_segments);
+	tcase_add_test(tc, test_huge);
+	tcase_add_test(tc, test_peek);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("keys");
+	tcase_add_test(tc, test_set_key);
+	tcase_add_test(tc, test_no_key);
+	tcase_add_test(tc, test_key_file);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("interop");
+	tcase_add_test(tc, test_outcome_str);
+	tcase_add_test(tc, test_pyjwt);
+	tcase_add_test(tc, test_threads);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* Generate the keys, run the suite, exit non-zero on any failure. */
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	key_gen(&rsa, "RSA", NULL, 2048);
+	key_gen(&rsa_other, "RSA", NULL, 2048);
+	key_gen(&rsa_small, "RSA", NULL, 1024);
+	key_gen(&ec256, "EC", "P-256", 0);
+	key_gen(&ec256_other, "EC", "P-256", 0);
+	key_gen(&ec384, "EC", "P-384", 0);
+	key_gen(&ec521, "EC", "P-521", 0);
+
+	sr = srunner_create(verify_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+
+	key_free(&rsa);
+	key_free(&rsa_other);
+	key_free(&rsa_small);
+	key_free(&ec256);
+	key_free(&ec256_other);
+	key_free(&ec384);
+	key_free(&ec521);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
