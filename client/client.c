@@ -6,15 +6,17 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 
 #include <hiredis/hiredis.h>
 
+#include "command.h"
 #include "revokd.h"
 #include "token.h"
 #include "verify.h"
 
-#define JTI_MAX	256	/* bytes the daemon takes in a jti */
-#define ISS_MAX	256	/* bytes the daemon takes in an issuer */
+#define JTI_MAX	COMMAND_MAX_JTI_DEFAULT	/* bytes the daemon takes in a jti */
+#define ISS_MAX	COMMAND_MAX_ISS_DEFAULT	/* bytes in an issuer */
 
 /* A connection handle. */
 struct revokd {
@@ -24,7 +26,7 @@ struct revokd {
 	revokd_err_t	 err;		/* kind of the last call's error */
 	char		 errstr[256];	/* its message */
 	char		 rule[16];	/* last CHECK: rule that matched */
-	char		 reason[520];	/* last CHECK: reason */
+	char		 reason[COMMAND_MAX_REASON_DEFAULT + 1]; /* last CHECK */
 	long long	 until;		/* last CHECK: revoked until */
 };
 
@@ -114,6 +116,13 @@ revokd_connect(revokd_t *h)
 	h->errstr[0] = '\0';
 	if (h->rc != NULL)
 		return 0;
+	/* hiredis would silently cut a long path and reach another socket. */
+	if (strlen(h->path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		client_set_error(h, REVOKD_ERR_ARG, "socket path too long "
+		    "(max %zu bytes)",
+		    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		return -1;
+	}
 	rc = redisConnectUnixWithTimeout(h->path, h->timeout);
 	if (rc == NULL) {
 		client_set_error(h, REVOKD_ERR_OOM, "out of memory");
@@ -279,6 +288,18 @@ client_check_ids(revokd_t *h, const char *iss, const char *jti)
 	return 0;
 }
 
+/* Append "ISS iss" to a command's arguments when iss is not empty. */
+static void
+client_push_iss(const char **argv, size_t *lens, int *argc, const char *iss)
+{
+	if (iss == NULL || *iss == '\0')
+		return;
+	argv[*argc] = "ISS";
+	lens[(*argc)++] = 3;
+	argv[*argc] = iss;
+	lens[(*argc)++] = strlen(iss);
+}
+
 /* PING the daemon. */
 int
 revokd_ping(revokd_t *h)
@@ -324,12 +345,7 @@ revokd_check(revokd_t *h, const char *iss, const char *jti)
 	lens[0] = 5;
 	argv[1] = jti;
 	lens[1] = strlen(jti);
-	if (iss != NULL && *iss != '\0') {
-		argv[argc] = "ISS";
-		lens[argc++] = 3;
-		argv[argc] = iss;
-		lens[argc++] = strlen(iss);
-	}
+	client_push_iss(argv, lens, &argc, iss);
 	if ((r = client_command(h, argc, argv, lens)) == NULL)
 		return -1;
 	e = r->element;
@@ -400,12 +416,7 @@ revokd_revoke(revokd_t *h, const char *iss, const char *jti, long long exp,
 	lens[1] = strlen(jti);
 	argv[2] = expbuf;
 	lens[2] = strlen(expbuf);
-	if (iss != NULL && *iss != '\0') {
-		argv[argc] = "ISS";
-		lens[argc++] = 3;
-		argv[argc] = iss;
-		lens[argc++] = strlen(iss);
-	}
+	client_push_iss(argv, lens, &argc, iss);
 	if (reason != NULL && *reason != '\0') {
 		argv[argc] = "REASON";
 		lens[argc++] = 6;
@@ -442,12 +453,7 @@ revokd_unrevoke(revokd_t *h, const char *iss, const char *jti)
 	lens[0] = 8;
 	argv[1] = jti;
 	lens[1] = strlen(jti);
-	if (iss != NULL && *iss != '\0') {
-		argv[argc] = "ISS";
-		lens[argc++] = 3;
-		argv[argc] = iss;
-		lens[argc++] = strlen(iss);
-	}
+	client_push_iss(argv, lens, &argc, iss);
 	if ((r = client_command(h, argc, argv, lens)) == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_INTEGER ||
@@ -515,8 +521,12 @@ revokd_verify_check(revokd_t *h, const revokd_verifier_t *v,
 	revokd_outcome_t	 o;
 	int			 r;
 
+	if (h == NULL)
+		return REVOKD_UNAVAILABLE;
 	h->err = REVOKD_OK;
 	h->errstr[0] = '\0';
+	if (v == NULL || token == NULL)
+		return REVOKD_MALFORMED;
 	o = verify_token(v, token, len, &claims);
 	if (o != REVOKD_VALID) {
 		token_claims_free(&claims);
@@ -532,6 +542,9 @@ revokd_verify_check(revokd_t *h, const revokd_verifier_t *v,
 		return REVOKD_REVOKED;
 	if (r == 0)
 		return REVOKD_VALID;
+	/* The token is genuine; whether it is revoked is unknown. */
+	if (verify_fail_open(v))
+		return REVOKD_VALID_UNCHECKED;
 	switch (h->err) {
 	case REVOKD_ERR_PROTOCOL:
 	case REVOKD_ERR_SERVER:

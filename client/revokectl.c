@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "revokd.h"
 #include "token.h"
 
@@ -25,6 +26,8 @@
 #define EXIT_UNREACH	3	/* daemon unreachable, protocol error */
 
 #define TOKEN_READ_MAX	(1024 * 1024)	/* bytes read for a token on stdin */
+#define TIMEOUT_MAX_MS	3600000		/* longest -t: an hour */
+#define STATS_LINE_MAX	4096		/* bytes of the stats line */
 
 static const char *socket_path;	/* -s, else $REVOKD_SOCKET, else default */
 static int timeout_ms = 2000;	/* -t */
@@ -65,46 +68,41 @@ die(int code, const char *fmt, ...)
 	exit(code);
 }
 
-/* Exit after a failed library call on h, with the matching code. */
+/* Exit after a failed library call on h: one line on stdout, the
+ * outcome's stable string first, and the matching exit status. */
 static void __attribute__((noreturn))
 die_client(revokd_t *h)
 {
+	const char	*what, *msg = revokd_errstr(h);
+	int		 code;
+
 	switch (revokd_err(h)) {
-	case REVOKD_ERR_SERVER:
 	case REVOKD_ERR_ARG:
-		die(EXIT_USAGE, "%s", revokd_errstr(h));
-	default:
-		die(EXIT_UNREACH, "%s", revokd_errstr(h));
-	}
-}
-
-/* Parse "900", "15m", "2h", "7d" into seconds; -1 if invalid. */
-static long long
-parse_duration(const char *s)
-{
-	char		*end;
-	long long	 v, mul = 1;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0)
-		return -1;
-	if (*end != '\0') {
-		switch (*end) {
-		case 's': mul = 1; break;
-		case 'm': mul = 60; break;
-		case 'h': mul = 3600; break;
-		case 'd': mul = 86400; break;
-		default: return -1;
+		what = "usage_error";
+		code = EXIT_USAGE;
+		break;
+	case REVOKD_ERR_SERVER:
+		/* The daemon refused the request as given; its own trouble
+		 * (out of memory) is not the user's. */
+		if (strncmp(msg, "ERR out of memory", 17) == 0) {
+			what = "daemon_error";
+			code = EXIT_UNREACH;
+		} else {
+			what = "refused";
+			code = EXIT_USAGE;
 		}
-		if (end[1] != '\0')
-			return -1;
+		break;
+	case REVOKD_ERR_PROTOCOL:
+		what = "protocol_error";
+		code = EXIT_UNREACH;
+		break;
+	default:
+		what = "daemon_unavailable";
+		code = EXIT_UNREACH;
+		break;
 	}
-	if (v > LLONG_MAX / mul)
-		return -1;
-	return v * mul;
+	printf("%s %s\n", what, msg);
+	exit(code);
 }
 
 /* Parse a non-negative integer; -1 if invalid. */
@@ -213,7 +211,7 @@ parse_opts(int argc, char **argv, const char *allowed, struct opts *o)
 			o->have_exp = 1;
 			break;
 		case 'T':
-			if (o->have_exp || (v = parse_duration(optarg)) < 1)
+			if (o->have_exp || (v = duration_parse(optarg)) < 1)
 				die(EXIT_USAGE, "--ttl takes a duration "
 				    "(900, 15m, 2h, 7d), once, without --exp");
 			o->exp = (long long)time(NULL) + v;
@@ -326,9 +324,9 @@ cmd_revoke_token(revokd_t *h, int argc, char **argv)
 	}
 	free(tok);
 	if (c.jti == NULL || *c.jti == '\0' || !c.has_exp) {
+		ret = c.jti == NULL || *c.jti == '\0';
 		token_claims_free(&c);
-		die(EXIT_USAGE, "token has no %s; revoke its subject or "
-		    "session instead", c.jti == NULL ? "jti" : "exp");
+		die(EXIT_USAGE, "token has no %s", ret ? "jti" : "exp");
 	}
 	ret = do_revoke(h, c.iss, c.jti, c.exp, o.reason);
 	token_claims_free(&c);
@@ -399,7 +397,7 @@ cmd_verify(revokd_t *h, int argc, char **argv)
 static int
 cmd_stats(revokd_t *h)
 {
-	char	 line[4096];
+	char	 line[STATS_LINE_MAX];
 
 	if (revokd_stats(h, line, sizeof line) == -1)
 		die_client(h);
@@ -407,6 +405,7 @@ cmd_stats(revokd_t *h)
 	return EXIT_DONE;
 }
 
+/* Run one revokectl command. */
 int
 main(int argc, char **argv)
 {
@@ -421,7 +420,7 @@ main(int argc, char **argv)
 			socket_path = optarg;
 			break;
 		case 't':
-			if ((v = parse_uint(optarg)) < 1 || v > 3600000)
+			if ((v = parse_uint(optarg)) < 1 || v > TIMEOUT_MAX_MS)
 				die(EXIT_USAGE, "-t takes milliseconds");
 			timeout_ms = (int)v;
 			break;

@@ -44,8 +44,8 @@ b64url_char(unsigned char c)
 }
 
 /* Decode strict unpadded base64url into a new buffer; -1 if invalid. */
-static int
-b64url_decode(const char *src, size_t len, unsigned char **out,
+int
+token_b64url_decode(const char *src, size_t len, unsigned char **out,
     size_t *outlen)
 {
 	unsigned char	*buf;
@@ -91,7 +91,7 @@ segment_json(const char *src, size_t len, char *err, size_t errlen,
 	json_t		*js;
 	json_error_t	 jerr;
 
-	if (b64url_decode(src, len, &buf, &n) != 0) {
+	if (token_b64url_decode(src, len, &buf, &n) != 0) {
 		snprintf(err, errlen, "%s: bad base64url", what);
 		return NULL;
 	}
@@ -304,7 +304,8 @@ token_peek(const char *token, size_t len, size_t maxlen,
 	if (read_payload(pl, claims, err, errlen) != 0)
 		goto out;
 
-	if (b64url_decode(sig, siglen, &claims->sig, &claims->siglen) != 0) {
+	if (token_b64url_decode(sig, siglen, &claims->sig,
+	    &claims->siglen) != 0) {
 		snprintf(err, errlen, "signature: bad base64url");
 		goto out;
 	}

@@ -44,6 +44,10 @@ struct token_claims {
  * algorithm check and is reported as a wrong algorithm. */
 int token_peek(const char *token, size_t len, size_t maxlen,
     struct token_claims *claims, char *err, size_t errlen);
+/* Decode strict unpadded base64url (the rules of token_peek) into a new
+ * buffer of *outlen bytes (free it). 0, or -1 if invalid or OOM. */
+int token_b64url_decode(const char *src, size_t len, unsigned char **out,
+    size_t *outlen);
 /* Free the strings held by claims and zero it. */
 void token_claims_free(struct token_claims *);
 

@@ -547,7 +547,8 @@ blocklist_remove(struct blocklist *bl, const char *iss, size_t isslen,
 		return 0;
 	live = bl->slots[i].exp > now;
 	bl_delete_at(bl, i);
-	bl_maybe_shrink(bl, now);
+	/* No shrink here: a rehash would stall the request; the next
+	 * blocklist_expire() sweep shrinks the table. */
 	return live;
 }
 

@@ -10,6 +10,14 @@
 
 #define LOG_ARG_MAX 64	/* bytes of an argument shown in a log line */
 
+/* Return the time against which exps are compared: an entry stays revoked
+ * while horizon < exp, exp_grace seconds past the token's own exp. */
+static int64_t
+cmd_horizon(int64_t now)
+{
+	return now - settings.exp_grace;
+}
+
 /* Copy a printable, truncated form of an argument into buf for logging. */
 static const char *
 cmd_loggable(const struct resp_arg *a, char *buf, size_t size)
@@ -37,7 +45,7 @@ cmd_check(const struct command *cmd, struct reply_buf *out, int64_t now)
 
 	stats.checks_total++;
 	if (!blocklist_lookup(blocklist, cmd->iss.ptr, cmd->iss.len,
-	    cmd->jti.ptr, cmd->jti.len, now, &hit)) {
+	    cmd->jti.ptr, cmd->jti.len, cmd_horizon(now), &hit)) {
 		reply_array(out, 1);
 		reply_bulk(out, "not_revoked", 11);
 		return;
@@ -57,7 +65,7 @@ cmd_revoke(const struct command *cmd, struct reply_buf *out, int64_t now)
 	char	 jti[LOG_ARG_MAX + 8], iss[LOG_ARG_MAX + 8];
 	int	 r;
 
-	if (cmd->exp <= now) {
+	if (cmd->exp <= cmd_horizon(now)) {
 		reply_simple(out, "EXPIRED");
 		return;
 	}
@@ -66,9 +74,13 @@ cmd_revoke(const struct command *cmd, struct reply_buf *out, int64_t now)
 		    "(max-ttl)", (long long)settings.max_ttl);
 		return;
 	}
+	if (cmd->exp > (int64_t)UINT32_MAX) {
+		reply_error(out, "ERR exp out of range");
+		return;
+	}
 	r = blocklist_add(blocklist, cmd->iss.ptr, cmd->iss.len,
 	    cmd->jti.ptr, cmd->jti.len, cmd->exp, cmd->reason.ptr,
-	    cmd->reason.len, now);
+	    cmd->reason.len, cmd_horizon(now));
 	if (r == -1) {
 		reply_error(out, "ERR out of memory");
 		return;
@@ -89,7 +101,7 @@ cmd_unrevoke(const struct command *cmd, struct reply_buf *out, int64_t now)
 	int	 r;
 
 	r = blocklist_remove(blocklist, cmd->iss.ptr, cmd->iss.len,
-	    cmd->jti.ptr, cmd->jti.len, now);
+	    cmd->jti.ptr, cmd->jti.len, cmd_horizon(now));
 	if (r)
 		log_info("unrevoke iss=\"%s\" jti=\"%s\"",
 		    cmd_loggable(&cmd->iss, iss, sizeof iss),

@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "blocklist.h"
+#include "duration.h"
 #include "log.h"
 #include "resp.h"
 #include "revokd.h"
@@ -34,6 +35,12 @@ settings_init(void)
 	settings.socket_path = "/run/revokd/revokd.sock";
 	/* Tokens live minutes to hours; 30 days bounds a typo'd exp. */
 	settings.max_ttl = 30 * 24 * 3600;
+	/*
+	 * Verifiers accept a token for their clock-skew leeway after its exp
+	 * (librevokd allows at most 300 s), so a revocation must outlive exp
+	 * by as much, or a revoked token would pass in that window.
+	 */
+	settings.exp_grace = 300;
 	/* Info and warnings, no debug. */
 	settings.verbose = 0;
 	/* One request frame; no command needs more. */
@@ -54,52 +61,34 @@ settings_init(void)
 	settings.sweep_ms = 100;
 }
 
-/* Print usage and exit 2. */
+/* Print usage (to stdout for --help, else stderr) and exit with code. */
 static void __attribute__((noreturn))
-usage(void)
+usage(int code)
 {
-	fprintf(stderr,
+	fprintf(code == 0 ? stdout : stderr,
 	    "usage: revokd [-nv] [-s path] [--max-ttl duration]\n"
-	    "              [--max-clients n] [--client-timeout seconds]\n"
+	    "              [--exp-grace seconds] [--max-clients n]\n"
+	    "              [--client-timeout seconds]\n"
 	    "  -s, --socket PATH         Unix socket to listen on (%s)\n"
 	    "      --max-ttl DURATION    furthest exp accepted (30d)\n"
+	    "      --exp-grace SECONDS   an entry outlives its exp (300)\n"
 	    "      --max-clients N       concurrent clients (10000)\n"
-	    "      --client-timeout SEC  drop a client stuck on replies (30)\n"
+	    "      --client-timeout SEC  drop a client stuck mid-request or\n"
+	    "                            on unread replies (30)\n"
 	    "  -n                        check the configuration and exit\n"
 	    "  -v                        more logging (repeat for more)\n"
 	    "  -h, --help                this text\n"
 	    "  -V, --version             print the version\n",
 	    settings.socket_path);
-	exit(2);
+	exit(code);
 }
 
-/* Parse "900", "15m", "2h", "7d" into seconds; -1 if invalid. */
-static long long
-parse_duration(const char *s)
+/* Report a bad option value and exit 2 (a usage error). */
+static void __attribute__((noreturn))
+badopt(const char *opt, const char *value)
 {
-	char		*end;
-	long long	 v, mul = 1;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0)
-		return -1;
-	if (*end != '\0') {
-		switch (*end) {
-		case 's': mul = 1; break;
-		case 'm': mul = 60; break;
-		case 'h': mul = 3600; break;
-		case 'd': mul = 86400; break;
-		default: return -1;
-		}
-		if (end[1] != '\0')
-			return -1;
-	}
-	if (v > LLONG_MAX / mul)
-		return -1;
-	return v * mul;
+	fprintf(stderr, "revokd: %s: invalid value '%s'\n", opt, value);
+	exit(2);
 }
 
 /* Parse a positive integer no larger than max; -1 if invalid. */
@@ -178,17 +167,20 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	/* Enough slots per tick that a whole pass takes about a second. */
 	budget = blocklist_capacity(blocklist) * (size_t)settings.sweep_ms /
 	    1000 + 64;
-	freed = blocklist_expire(blocklist, (int64_t)time(NULL), budget);
+	freed = blocklist_expire(blocklist,
+	    (int64_t)time(NULL) - settings.exp_grace, budget);
 	if (freed > 0)
 		log_debug("expired %zu entries", freed);
 }
 
+/* Parse options, set up the socket and the loop, serve until signalled. */
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "socket",		required_argument,	NULL, 's' },
 		{ "max-ttl",		required_argument,	NULL, 'T' },
+		{ "exp-grace",		required_argument,	NULL, 'G' },
 		{ "max-clients",	required_argument,	NULL, 'C' },
 		{ "client-timeout",	required_argument,	NULL, 'O' },
 		{ "help",		no_argument,		NULL, 'h' },
@@ -211,19 +203,23 @@ main(int argc, char **argv)
 			settings.socket_path = optarg;
 			break;
 		case 'T':
-			if ((v = parse_duration(optarg)) < 1 || v > INT32_MAX)
-				fatalx("--max-ttl: invalid duration: %s",
-				    optarg);
+			if ((v = duration_parse(optarg)) < 1 || v > INT32_MAX)
+				badopt("--max-ttl", optarg);
 			settings.max_ttl = v;
+			break;
+		case 'G':
+			if ((v = duration_parse(optarg)) < 0 || v > 86400)
+				badopt("--exp-grace", optarg);
+			settings.exp_grace = v;
 			break;
 		case 'C':
 			if ((v = parse_count(optarg, 1000000)) == -1)
-				fatalx("--max-clients: invalid: %s", optarg);
+				badopt("--max-clients", optarg);
 			settings.max_clients = (size_t)v;
 			break;
 		case 'O':
 			if ((v = parse_count(optarg, 86400)) == -1)
-				fatalx("--client-timeout: invalid: %s", optarg);
+				badopt("--client-timeout", optarg);
 			settings.client_timeout = (int)v;
 			break;
 		case 'n':
@@ -236,12 +232,13 @@ main(int argc, char **argv)
 			printf("revokd %s\n", REVOKD_VERSION_STRING);
 			return 0;
 		case 'h':
+			usage(0);
 		default:
-			usage();
+			usage(2);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(2);
 	log_init(settings.verbose, getenv("JOURNAL_STREAM") != NULL);
 
 	if (settings_check() == -1)
@@ -276,9 +273,9 @@ main(int argc, char **argv)
 	    event_add(sweep, &tv) == -1)
 		fatalx("cannot set up events");
 
-	log_info("revokd %s listening on %s (max-ttl %llds)",
+	log_info("revokd %s listening on %s (max-ttl %llds, exp-grace %llds)",
 	    REVOKD_VERSION_STRING, settings.socket_path,
-	    (long long)settings.max_ttl);
+	    (long long)settings.max_ttl, (long long)settings.exp_grace);
 	if (event_base_dispatch(base) == -1)
 		fatalx("event loop failed");
 

@@ -12,6 +12,7 @@
 struct settings {
 	const char	*socket_path;	/* Unix socket to listen on */
 	int64_t		 max_ttl;	/* furthest exp accepted, seconds ahead */
+	int64_t		 exp_grace;	/* seconds an entry outlives its exp */
 	int		 verbose;	/* -v count */
 	size_t		 max_request;	/* bytes in one request frame */
 	size_t		 max_args;	/* arguments in one request */

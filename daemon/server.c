@@ -178,22 +178,25 @@ conn_drop(struct conn *c, const char *why)
 	conn_free(c);
 }
 
-/* Re-evaluate what the connection waits for after its output changed. */
+/* Re-evaluate what the connection waits for after its state changed.
+ * The stall timer runs while the client owes us the rest of a request or
+ * we cannot send it its replies; it is not restarted by partial progress,
+ * so a client trickling a byte at a time is still dropped. */
 static void
 conn_update(struct conn *c)
 {
-	int	 stuck;
+	struct timeval	 tv = { settings.client_timeout, 0 };
+	size_t		 out = reply_pending(&c->out);
+	int		 stuck, waiting;
 
-	stuck = reply_pending(&c->out) >= settings.out_limit;
+	stuck = out >= settings.out_limit;
+	waiting = stuck || (c->closing && out > 0) ||
+	    (!c->closing && resp_parser_pending(c->parser) > 0);
 	conn_set_reading(c, !c->closing && !shutting_down && !stuck);
-	if (stuck) {
-		if (!event_pending(c->stall, EV_TIMEOUT, NULL)) {
-			struct timeval tv = { settings.client_timeout, 0 };
-
-			event_add(c->stall, &tv);
-		}
-	} else
+	if (!waiting)
 		event_del(c->stall);
+	else if (!event_pending(c->stall, EV_TIMEOUT, NULL))
+		event_add(c->stall, &tv);
 }
 
 /* Write as much pending output as the socket takes. Returns -1 if the
@@ -203,7 +206,6 @@ conn_flush(struct conn *c)
 {
 	ssize_t		 n;
 	size_t		 pending;
-	int		 progress = 0;
 
 	if (c->out.oom) {
 		conn_drop(c, "out of memory for replies");
@@ -214,7 +216,6 @@ conn_flush(struct conn *c)
 		    MSG_NOSIGNAL);
 		if (n > 0) {
 			reply_consume(&c->out, (size_t)n);
-			progress = 1;
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
@@ -226,12 +227,9 @@ conn_flush(struct conn *c)
 		conn_free(c);
 		return -1;
 	}
-	if (reply_pending(&c->out) > 0) {
+	if (reply_pending(&c->out) > 0)
 		event_add(c->wev, NULL);
-		/* Progress restarts the stall clock. */
-		if (progress && event_pending(c->stall, EV_TIMEOUT, NULL))
-			event_del(c->stall);
-	} else {
+	else {
 		event_del(c->wev);
 		if (c->closing || shutting_down) {
 			conn_free(c);
@@ -343,13 +341,16 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	conn_update(c);
 }
 
-/* The client let its replies pile up for client_timeout seconds. */
+/* The client stayed stuck for client_timeout seconds. */
 static void
 conn_stall_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct conn	*c = arg;
+
 	(void)fd;
 	(void)what;
-	conn_drop(arg, "not reading its replies");
+	conn_drop(c, reply_pending(&c->out) > 0 ? "not reading its replies" :
+	    "request not completed in time");
 }
 
 /* Close a connection and free everything it holds. */

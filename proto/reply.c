@@ -11,6 +11,7 @@
 
 #define REPLY_INITIAL_CAP 256	/* first allocation */
 #define REPLY_INT_MAX 24	/* bytes of "-9223372036854775808" and more */
+#define REPLY_KEEP_MAX 65536	/* bytes kept allocated once all is sent */
 
 /* Initialise an empty buffer. */
 void
@@ -54,9 +55,15 @@ reply_consume(struct reply_buf *rb, size_t n)
 	if (n > rb->len - rb->off)
 		n = rb->len - rb->off;
 	rb->off += n;
-	if (rb->off == rb->len)
+	if (rb->off == rb->len) {
 		rb->off = rb->len = 0;
-	else if (rb->off > rb->cap / 2)
+		/* Give back what a burst of replies made us allocate. */
+		if (rb->cap > REPLY_KEEP_MAX) {
+			free(rb->data);
+			rb->data = NULL;
+			rb->cap = 0;
+		}
+	} else if (rb->off > rb->cap / 2)
 		reply_compact(rb);
 }
 

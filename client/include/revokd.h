@@ -4,8 +4,10 @@
  *
  * Thread safety: a revokd_t handle is a single connection and must be used
  * by one thread at a time (one handle per thread is the intended use). A
- * revokd_verifier_t is read-only once configured: after the last
- * revokd_verifier_set_* call it may be shared by any number of threads.
+ * revokd_verifier_t is configured first (revokd_verifier_set_*, _add_key,
+ * _load_*), then shared by any number of threads: verification only reads
+ * its configuration, its cache is locked internally, and
+ * revokd_verifier_reload() may run concurrently with verification.
  *
  * Signals: the library never raises SIGPIPE in the embedding process (it
  * sends with MSG_NOSIGNAL), so a daemon that goes away is an error return.
@@ -45,7 +47,11 @@ typedef enum revokd_outcome {
 	REVOKD_WRONG_ISSUER,		/* "wrong_issuer" */
 	REVOKD_WRONG_AUDIENCE,		/* "wrong_audience" */
 	REVOKD_UNAVAILABLE,		/* "daemon_unavailable" */
-	REVOKD_PROTOCOL_ERROR		/* "protocol_error" */
+	REVOKD_PROTOCOL_ERROR,		/* "protocol_error" */
+	REVOKD_UNKNOWN_KEY,		/* "unknown_key": no key for its kid */
+	REVOKD_VALID_UNCHECKED		/* "valid_unchecked": verified, but the
+					 * daemon could not be asked and the
+					 * verifier is set to fail open */
 } revokd_outcome_t;
 
 /* Error kinds kept on a handle (sticky until the next call). */
@@ -112,7 +118,8 @@ REVOKD_API int revokd_stats(revokd_t *, char *buf, size_t size);
 /* --- Verification ---------------------------------------------------- */
 
 /* Create a verifier with no key (it refuses every token until one is
- * set), leeway 30 s. NULL only on OOM. */
+ * set), leeway 30 s, max length 8192, typ "JWT,at+jwt", a cache of 4096
+ * verified tokens, fail closed. NULL only on OOM. */
 REVOKD_API revokd_verifier_t *revokd_verifier_new(void);
 /* Free a verifier. */
 REVOKD_API void revokd_verifier_free(revokd_verifier_t *);
@@ -120,12 +127,79 @@ REVOKD_API void revokd_verifier_free(revokd_verifier_t *);
  * "RS512", "ES256", "ES384", "ES512") and its key: the HMAC secret for
  * HS*, a PEM public key for RS* and ES*. Refuses an empty key, an HMAC
  * secret shorter than the hash output or that is a PEM key, and a PEM that
- * is not a public key of the algorithm's type. 0 or -1. */
+ * is not a public key of the algorithm's type (RSA under 2048 bits, EC on
+ * another curve, a private key). This is the key for tokens without
+ * "kid"; while it is the only key, it verifies tokens with any kid too.
+ * 0, or -1: then that no-kid key is removed (a caller ignoring a failed
+ * rotation fails closed), other keys stay. */
 REVOKD_API int revokd_verifier_set_key(revokd_verifier_t *, const char *alg,
     const unsigned char *key, size_t keylen);
-/* Same as revokd_verifier_set_key() with the key read from a file. */
+/* Same as revokd_verifier_set_key() with the key read from a file (at
+ * most 64 KiB; empty or missing is an error, never "no verification"). */
 REVOKD_API int revokd_verifier_set_key_file(revokd_verifier_t *,
     const char *alg, const char *path);
+/* Add a key to the key set under kid, pinned to alg (same checks as
+ * revokd_verifier_set_key()). kid NULL is the key for tokens that carry no
+ * "kid" (what revokd_verifier_set_key() sets). A key already under that
+ * kid is replaced. A token's kid is only ever looked up in this set: never
+ * a path, never fetched ("jku", "x5u", "jwk" headers are ignored); an
+ * unknown kid is refused as REVOKD_UNKNOWN_KEY (except while the only key
+ * is the no-kid key, see above). Such keys stay across
+ * revokd_verifier_reload() and win over a file key of the same kid.
+ * 0, or -1 (then the key set is unchanged). */
+REVOKD_API int revokd_verifier_add_key(revokd_verifier_t *, const char *kid,
+    const char *alg, const unsigned char *key, size_t keylen);
+/* Load every key in directory dir: a file "KID.ALG.pem" holds the PEM
+ * public key for RS* and ES*, a file "KID.ALG" the secret for HS* (its
+ * exact bytes: a trailing newline is part of it); hidden files are
+ * skipped. Any other name, a non-regular file, an empty or bad key, a
+ * duplicate kid, over 1024 files or none is an error naming the file.
+ * Replaces the keys of a directory loaded before; remembered for
+ * revokd_verifier_reload(). 0 or -1 (then the key set is unchanged). */
+REVOKD_API int revokd_verifier_load_key_dir(revokd_verifier_t *,
+    const char *dir);
+/* Load a JWK Set file (RFC 7517, at most 1 MiB): "RSA", "EC" (P-256,
+ * P-384, P-521, matching the alg) and "oct" keys, each of which must carry
+ * "kid" and one of the nine "alg" above; keys whose "use" is not "sig" are
+ * skipped. A key with private members ("d", "p", ...), a short RSA key or
+ * secret, a duplicate kid or a kid also in the key directory refuses the
+ * whole file. Replaces the keys of a JWKS loaded before; remembered for
+ * revokd_verifier_reload(). 0 or -1 (then the key set is unchanged). */
+REVOKD_API int revokd_verifier_load_jwks(revokd_verifier_t *,
+    const char *path);
+/* Re-read the key directory and JWK Set file loaded before and swap the
+ * new key set in atomically; safe while other threads verify with v (the
+ * one setter that is). Empties the verified-token cache. On failure the
+ * old key set stays in use. 0 or -1. */
+REVOKD_API int revokd_verifier_reload(revokd_verifier_t *);
+/* Refuse tokens whose exp - iat exceeds seconds (0: no limit, default);
+ * with a limit set, iat is required. Either failure is REVOKD_MALFORMED
+ * (a token this verifier never accepts, like one without exp). 0 or -1. */
+REVOKD_API int revokd_verifier_set_max_lifetime(revokd_verifier_t *,
+    long long seconds);
+/* Refuse tokens longer than bytes before decoding anything (default
+ * 8192, at most 65536). 0 or -1. */
+REVOKD_API int revokd_verifier_set_max_length(revokd_verifier_t *,
+    size_t bytes);
+/* Set the accepted "typ" header values, comma-separated, compared without
+ * regard to case and to an "application/" prefix (NULL: the default
+ * "JWT,at+jwt"; at most 16 entries). A token without typ is accepted; one
+ * with another typ is REVOKD_MALFORMED. 0 or -1. */
+REVOKD_API int revokd_verifier_set_typs(revokd_verifier_t *, const char *csv);
+/* When on, a verified token whose revocation cannot be checked (daemon
+ * unavailable, loading, stale or a protocol error) is
+ * REVOKD_VALID_UNCHECKED instead of REVOKD_UNAVAILABLE /
+ * REVOKD_PROTOCOL_ERROR. Off (fail closed) by default. 0 or -1. */
+REVOKD_API int revokd_verifier_set_fail_open(revokd_verifier_t *, int on);
+/* Keep up to max_entries verified tokens (keyed by the SHA-256 of the exact
+ * token bytes, each until its exp plus leeway) so a token seen before is
+ * not verified again (0 disables; default 4096). Only the signature and
+ * claim checks are cached: every verify-then-check still asks the daemon.
+ * The cache is shared by all threads using the verifier and locked
+ * internally; this call itself is configuration (not concurrent with
+ * verification). At most 1048576 entries. 0 or -1. */
+REVOKD_API int revokd_verifier_set_cache(revokd_verifier_t *,
+    size_t max_entries);
 /* Seconds of clock skew allowed on exp and nbf (at most 300). 0 or -1. */
 REVOKD_API int revokd_verifier_set_leeway(revokd_verifier_t *, unsigned seconds);
 /* Require this "iss" (NULL: any). 0 or -1. */

@@ -2,7 +2,7 @@
 """Raw-socket RESP clients for integration tests: what redis-cli cannot do.
 
 usage: rawclient.py SOCKET MODE [ARGS]
-  send TEXT         send TEXT with \\r, \\n, \\xNN escapes decoded, print every reply byte until EOF
+  send TEXT [QUIET] send TEXT with \\r, \\n, \\xNN escapes decoded, print every reply byte until EOF
                     or 2 s of silence, as Python repr; exit 0
   pipeline N        send N CHECK requests in one write, check N replies
                     arrive in order; print "ok N"
@@ -56,7 +56,8 @@ def main():
     if mode == "send":
         s.sendall(sys.argv[3].encode("latin-1").decode("unicode_escape")
                   .encode("latin-1"))
-        data, eof = read_until_eof(s)
+        quiet = float(sys.argv[4]) if len(sys.argv) > 4 else 2.0
+        data, eof = read_until_eof(s, quiet)
         print(repr(data), "EOF" if eof else "OPEN")
     elif mode == "pipeline":
         n = int(sys.argv[3])

@@ -121,6 +121,16 @@ mint(const char *jti, const char *iss, long exp)
 	return out;
 }
 
+/* Change one signature character to another base64url character, so
+ * the token stays well-formed but its signature no longer matches. */
+static void
+tamper(char *tok)
+{
+	char	*c = tok + strlen(tok) - 2;
+
+	*c = *c == 'A' ? 'B' : 'A';
+}
+
 /* A verifier pinned to HS256 with the test secret. */
 static revokd_verifier_t *
 hs256_verifier(void)
@@ -192,8 +202,14 @@ START_TEST(test_revoke_limits)
 	long long	 now = (long long)time(NULL);
 	char		 big[258];
 
-	ck_assert_int_eq(revokd_revoke(h, NULL, "old", now - 1, NULL), 1);
+	/* Past exp + the 300 s grace: nothing to do. */
+	ck_assert_int_eq(revokd_revoke(h, NULL, "old", now - 301, NULL), 1);
 	ck_assert_int_eq(revokd_check(h, NULL, "old"), 0);
+	/* Inside the grace a verifier's leeway may still accept the token:
+	 * the revocation is stored and enforced. */
+	ck_assert_int_eq(revokd_revoke(h, NULL, "recent", now - 5, NULL), 0);
+	ck_assert_int_eq(revokd_check(h, NULL, "recent"), 1);
+	ck_assert_int_eq(revokd_last_until(h), now - 5);
 	ck_assert_int_eq(revokd_revoke(h, NULL, "far", now + 31 * 86400,
 	    NULL), -1);
 	ck_assert_int_eq(revokd_err(h), REVOKD_ERR_SERVER);
@@ -253,10 +269,21 @@ START_TEST(test_verify_check)
 	ck_assert_str_eq(revokd_last_reason(h), "compromised");
 	ck_assert_int_eq(revokd_verify_check(h, v, nojti, strlen(nojti)),
 	    REVOKD_MISSING_JTI);
-	tok[strlen(tok) - 2] ^= 1;
+	tamper(tok);
 	ck_assert_int_eq(revokd_verify_check(h, v, tok, strlen(tok)),
 	    REVOKD_BAD_SIGNATURE);
 	ck_assert_str_eq(revokd_outcome_str(REVOKD_REVOKED), "revoked");
+	free(tok);
+
+	/* Just past exp the verifier's leeway still accepts the token: its
+	 * revocation must still be enforced then. */
+	tok = mint("vc2", NULL, (long)time(NULL) - 5);
+	ck_assert_int_eq(revokd_verify_check(h, v, tok, strlen(tok)),
+	    REVOKD_VALID);
+	ck_assert_int_eq(revokd_revoke(h, NULL, "vc2",
+	    (long long)time(NULL) - 5, NULL), 0);
+	ck_assert_int_eq(revokd_verify_check(h, v, tok, strlen(tok)),
+	    REVOKD_REVOKED);
 	free(tok);
 	free(nojti);
 	revokd_verifier_free(v);
@@ -289,6 +316,43 @@ START_TEST(test_unavailable_and_reconnect)
 	daemon_stop(SIGKILL);
 	daemon_start();
 	ck_assert_int_eq(revokd_ping(h), 0);
+	free(tok);
+	revokd_verifier_free(v);
+	revokd_free(h);
+}
+END_TEST
+
+START_TEST(test_fail_open)
+{
+	revokd_t		*h = revokd_new(sock, 500);
+	revokd_verifier_t	*v = hs256_verifier();
+	char			*tok = mint("fo1", NULL, (long)time(NULL) + 300);
+
+	ck_assert_int_eq(revokd_verifier_set_fail_open(v, 1), 0);
+	/* While the daemon answers, fail-open changes nothing. */
+	ck_assert_int_eq(revokd_verify_check(h, v, tok, strlen(tok)),
+	    REVOKD_VALID);
+	ck_assert_int_eq(revokd_revoke(h, NULL, "fo1",
+	    (long long)time(NULL) + 300, NULL), 0);
+	ck_assert_int_eq(revokd_verify_check(h, v, tok, strlen(tok)),
+	    REVOKD_REVOKED);
+	daemon_stop(SIGKILL);
+	/* Genuine but unchecked, and the outcome says so. */
+	ck_assert_int_eq(revokd_verify_check(h, v, tok, strlen(tok)),
+	    REVOKD_VALID_UNCHECKED);
+	ck_assert_str_eq(revokd_outcome_str(REVOKD_VALID_UNCHECKED),
+	    "valid_unchecked");
+	/* Never for a token that fails verification. */
+	free(tok);
+	tok = mint("fo1", NULL, (long)time(NULL) + 300);
+	tamper(tok);
+	ck_assert_int_eq(revokd_verify_check(h, v, tok, strlen(tok)),
+	    REVOKD_BAD_SIGNATURE);
+	ck_assert_int_eq(revokd_verifier_set_fail_open(v, 0), 0);
+	free(tok);
+	tok = mint("fo1", NULL, (long)time(NULL) + 300);
+	ck_assert_int_eq(revokd_verify_check(h, v, tok, strlen(tok)),
+	    REVOKD_UNAVAILABLE);
 	free(tok);
 	revokd_verifier_free(v);
 	revokd_free(h);
@@ -395,6 +459,7 @@ main(int argc, char **argv)
 	tcase_add_test(tc, test_stats);
 	tcase_add_test(tc, test_verify_check);
 	tcase_add_test(tc, test_unavailable_and_reconnect);
+	tcase_add_test(tc, test_fail_open);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_threads);
 	suite_add_tcase(s, tc);

@@ -21,8 +21,10 @@ expect_eq "CHECK lowercase command" "revoked" "$($R check abc | head -1)"
 expect_eq "CHECK other issuer" "not_revoked" "$($R CHECK abc ISS https://other)"
 expect_eq "REVOKE with ISS" "OK" "$($R REVOKE abc $exp ISS https://idp)"
 expect_eq "CHECK with ISS" "revoked" "$($R CHECK abc ISS https://idp | head -1)"
-expect_eq "REVOKE past exp" "EXPIRED" "$($R REVOKE old $((now - 10)))"
-expect_eq "CHECK after past exp" "not_revoked" "$($R CHECK old)"
+expect_eq "REVOKE past exp + grace" "EXPIRED" "$($R REVOKE old $((now - 301)))"
+expect_eq "CHECK after past exp + grace" "not_revoked" "$($R CHECK old)"
+expect_eq "REVOKE within the grace" "OK" "$($R REVOKE recent $((now - 10)))"
+expect_eq "CHECK within the grace" "revoked" "$($R CHECK recent | head -1)"
 expect_eq "REVOKE beyond max-ttl" \
     "ERR exp is more than 2592000 seconds away (max-ttl)" \
     "$($R REVOKE far $((now + 40 * 86400)))"
@@ -46,7 +48,7 @@ expect_eq "redis-cli --pipe" "errors: 0, replies: 20000" \
     "$(echo "$out" | grep -o 'errors: .*')"
 expect_eq "piped entries enforced" "revoked" "$($R CHECK bulk-12345 | head -1)"
 entries=$($R STATS | grep -A1 '^entries$' | tail -1)
-expect_eq "STATS entries" "20001" "$entries"
+expect_eq "STATS entries" "20002" "$entries"
 
 # Raw pipelining: replies in request order.
 expect_eq "raw pipeline of 1000" "ok 1000" "$($RAW pipeline 1000)"
@@ -82,6 +84,11 @@ kept_check bulk-1
 expect_eq "earlier client still served" "revoked" "$line"
 expect_eq "new client served" "PONG" "$($R PING)"
 
+# A client that starts a request and never finishes it is dropped after
+# --client-timeout (1 s here), well before 15 s of silence.
+expect_eq "unfinished request dropped" "b'' EOF" \
+    "$($RAW send '*2\r\n$5\r\nCHECK\r\n$3\r\nab' 15)"
+
 # A client that never reads its replies is dropped after --client-timeout.
 dropped_before=$($R STATS | grep -A1 '^clients_dropped$' | tail -1)
 expect_eq "non-reading client dropped" "dropped" "$($RAW noread 1000000)"
@@ -93,5 +100,20 @@ exec {KEEP[1]}>&-
 
 daemon_stop
 expect_eq "SIGTERM exit status" "0" "$?"
+
+# Expiry in the daemon: with no grace, an entry is refused until its exp,
+# then the sweep frees it (entries back to 0) without any command.
+daemon_start --exp-grace 0
+soon=$(( $(date +%s) + 2 ))
+expect_eq "REVOKE expiring soon" "OK" "$($R REVOKE soon $soon)"
+expect_eq "revoked before exp" "revoked" "$($R CHECK soon | head -1)"
+stats_entries() { $R STATS | grep -A1 '^entries$' | tail -1; }
+expect_eq "one entry" "1" "$(stats_entries)"
+entry_gone() { [ "$(stats_entries)" = 0 ]; }
+if wait_for entry_gone; then ok "entry freed after exp"; else
+	not_ok "entry freed after exp" "entries=$(stats_entries)"; fi
+expect_range "freed at or after exp" "$soon" 2000000000 "$(date +%s)"
+expect_eq "not revoked after exp" "not_revoked" "$($R CHECK soon)"
+daemon_stop
 expect_eq "socket removed on exit" "absent" "$([ -e "$SOCK" ] && echo present || echo absent)"
 finish

@@ -12,15 +12,31 @@ expect_eq "revokd -n says OK" "configuration OK" "$(cat "$TMP/err")"
 expect_exit "revokd -n, missing socket dir" 1 "$D" -n --socket "$TMP/no/such/dir/s"
 expect_exit "revokd -n, abstract socket" 1 "$D" -n --socket @revokd
 expect_exit "revokd unknown option" 2 "$D" --bogus
-expect_exit "revokd --max-ttl bad" 1 "$D" -n --max-ttl 5x
+expect_exit "revokd --max-ttl bad" 2 "$D" -n --max-ttl 5x
+expect_exit "revokd --exp-grace bad" 2 "$D" -n --exp-grace -1
 expect_exit "revokd --version" 0 "$D" --version
-expect_exit "revokd --help" 2 "$D" --help
+expect_exit "revokd --help" 0 "$D" --help
+expect_eq "revokd --help on stdout" "usage:" "$(head -c 6 "$TMP/out")"
 : > "$TMP/notasocket"
 expect_exit "revokd refuses to replace a non-socket" 1 "$D" --socket "$TMP/notasocket"
 expect_eq "non-socket file kept" "kept" "$([ -f "$TMP/notasocket" ] && echo kept)"
 
 expect_exit "ping, no daemon" 3 "$CTL" ping
-expect_eq "ping, no daemon, message" "error:" "$(cut -d' ' -f1 < "$TMP/err")"
+expect_eq "ping, no daemon, one line" "daemon_unavailable" "$(cut -d' ' -f1 < "$TMP/out")"
+long=$TMP/$(head -c 120 /dev/zero | tr '\0' d)/s
+expect_exit "socket path too long" 2 "$CTL" -s "$long" ping
+expect_eq "socket path too long, one line" "usage_error" "$(cut -d' ' -f1 < "$TMP/out")"
+
+# A peer that answers +OK to everything: CHECK's reply makes no sense.
+python3 -c 'import os, socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
+os.write(1, b"up\n")
+c, _ = s.accept(); c.recv(4096); c.sendall(b"+OK\r\n"); c.close()' "$TMP/fake.sock" > "$TMP/fake.up" &
+fake=$!
+wait_for grep -q up "$TMP/fake.up"
+expect_exit "protocol error" 3 "$CTL" -s "$TMP/fake.sock" check j1
+expect_eq "protocol error, one line" "protocol_error" "$(cut -d' ' -f1 < "$TMP/out")"
+wait "$fake"
 
 daemon_start
 expect_eq "socket mode 0660" "660" "$(stat -c %a "$SOCK")"
@@ -42,9 +58,10 @@ expect_exit "check, other issuer" 0 "$CTL" check j1 --iss https://idp
 expect_exit "revoke --exp --iss" 0 "$CTL" revoke j2 --exp $((now + 600)) --iss https://idp
 expect_exit "check --iss" 1 "$CTL" check j2 --iss https://idp
 expect_exit "check without iss" 0 "$CTL" check j2
-expect_exit "revoke with past exp" 0 "$CTL" revoke j3 --exp $((now - 5))
+expect_exit "revoke with exp past the grace" 0 "$CTL" revoke j3 --exp $((now - 301))
 expect_eq "revoke with past exp output" "expired" "$(cut -d' ' -f1 < "$TMP/out")"
 expect_exit "revoke beyond max-ttl" 2 "$CTL" revoke j4 --ttl 31d
+expect_eq "revoke beyond max-ttl, one line" "refused ERR exp is more than 2592000 seconds away (max-ttl)" "$(cat "$TMP/out")"
 expect_exit "revoke without exp" 2 "$CTL" revoke j4
 expect_exit "revoke with both --exp and --ttl" 2 "$CTL" revoke j4 --exp $((now + 60)) --ttl 1h
 expect_exit "revoke bad duration" 2 "$CTL" revoke j4 --ttl 10y
@@ -95,6 +112,25 @@ nojti=$(mint "{\"sub\":\"bob\",\"exp\":$((now + 900))}")
 expect_exit "revoke-token without jti" 2 "$CTL" revoke-token "$nojti"
 expect_exit "stats count" 0 "$CTL" stats
 expect_eq "stats after tokens" "entries=2" "$(grep -o 'entries=[0-9]*' "$TMP/out")"
+
+# The README's C example, run: RS256 with a fresh key pair.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/rsa.pem" 2>/dev/null
+openssl pkey -in "$TMP/rsa.pem" -pubout -out "$TMP/rsa.pub"
+rs=$(mint "{\"jti\":\"ex1\",\"iss\":\"https://idp.example.com\",\"exp\":$((now + 900))}" "$TMP/rsa.pem" RS256)
+expect_exit "README example: valid" 0 "$BIN/example_verify_check" "$TMP/rsa.pub" <<<"$rs"
+expect_eq "README example: valid output" "valid" "$(cat "$TMP/out")"
+expect_exit "README example: revoke it" 0 "$CTL" revoke ex1 --iss https://idp.example.com --ttl 1h
+expect_exit "README example: revoked" 1 "$BIN/example_verify_check" "$TMP/rsa.pub" <<<"$rs"
+expect_eq "README example: revoked output" "revoked" "$(cat "$TMP/out")"
+# PyJWT refuses a PEM as an HMAC secret, so forge this one by hand.
+forged=$(python3 -c 'import base64, hashlib, hmac, json, sys
+b = lambda d: base64.urlsafe_b64encode(d).rstrip(b"=").decode()
+si = b(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + b(sys.argv[2].encode())
+print(si + "." + b(hmac.new(open(sys.argv[1], "rb").read(), si.encode(), hashlib.sha256).digest()))' \
+    "$TMP/rsa.pub" "{\"jti\":\"ex2\",\"iss\":\"https://idp.example.com\",\"exp\":$((now + 900))}")
+expect_exit "README example: HS256 with the public key as secret" 1 \
+    "$BIN/example_verify_check" "$TMP/rsa.pub" <<<"$forged"
+expect_eq "README example: key confusion refused" "wrong_algorithm" "$(cat "$TMP/out")"
 
 # A daemon restart: the library reconnects on the next call.
 kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null; DAEMON_PID=

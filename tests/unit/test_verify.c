@@ -2,13 +2,19 @@
  * Unit tests of token_peek() and the verifier: valid tokens of each
  * algorithm (minted with libjwt and by hand with OpenSSL), and the hostile
  * ones (alg none, key confusion, tampering, bad base64url, odd JSON, bad
- * claim types, huge tokens). Keys are generated at start; none is stored.
+ * claim types, huge tokens), PyJWT interop for all nine algorithms, key
+ * sets (key directory, JWK Set built from the generated keys, rotation by
+ * reload), the verified-token cache and the policy knobs. Keys are
+ * generated at start; none is stored.
  */
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +22,7 @@
 #include <jwt.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -1197,6 +1204,10 @@ START_TEST(test_outcome_str)
 	    "daemon_unavailable");
 	ck_assert_str_eq(revokd_outcome_str(REVOKD_PROTOCOL_ERROR),
 	    "protocol_error");
+	ck_assert_str_eq(revokd_outcome_str(REVOKD_UNKNOWN_KEY),
+	    "unknown_key");
+	ck_assert_str_eq(revokd_outcome_str(REVOKD_VALID_UNCHECKED),
+	    "valid_unchecked");
 	ck_assert_str_eq(revokd_outcome_str((revokd_outcome_t)99), "unknown");
 	ck_assert_str_eq(revokd_outcome_str((revokd_outcome_t)-1), "unknown");
 }
@@ -1244,40 +1255,966 @@ pyjwt_mint(const char *py, const char *alg, const char *keyarg)
 	return strdup(out);
 }
 
-/* Tokens minted by PyJWT (an independent implementation) verify. */
-START_TEST(test_pyjwt)
+/* Mint with PyJWT as alg signed by key k (NULL: the HMAC secret). */
+static char *
+pyjwt_mint_key(const char *py, const char *alg, const char *secret,
+    const struct test_key *k)
 {
-	const char		*py = find_python();
-	revokd_verifier_t	*v;
-	char			*tok, *path;
-	struct token_claims	 c;
+	char	*path, *tok;
 
-	if (py == NULL) {
-		fprintf(stderr, "test_pyjwt: SKIPPED: no python3 can "
-		    "import jwt (install python3-jwt)\n");
-		return;
-	}
-	tok = pyjwt_mint(py, "HS256", SECRET);
-	v = verifier_for("HS256");
-	ck_assert_int_eq(revokd_verifier_set_issuer(v, "pyjwt"), 0);
-	ck_assert_int_eq(revokd_verifier_set_audience(v, "api"), 0);
-	ck_assert_int_eq(verify_token(v, tok, strlen(tok), &c), REVOKD_VALID);
-	ck_assert_str_eq(c.jti, "py-HS256");
-	token_claims_free(&c);
-	revokd_verifier_free(v);
-	free(tok);
-
-	path = temp_file(rsa.priv, strlen(rsa.priv));
-	tok = pyjwt_mint(py, "RS256", path);
+	if (k == NULL)
+		return pyjwt_mint(py, alg, secret);
+	path = temp_file(k->priv, strlen(k->priv));
+	tok = pyjwt_mint(py, alg, path);
 	unlink(path);
 	free(path);
-	v = verifier_for("RS256");
-	ck_assert_int_eq(verify_token(v, tok, strlen(tok), &c), REVOKD_VALID);
-	ck_assert_str_eq(c.jti, "py-RS256");
+	return tok;
+}
+
+/* Tokens minted by PyJWT (an independent implementation) verify for all
+ * nine algorithms; PyJWT tokens signed by another key are refused. */
+START_TEST(test_pyjwt)
+{
+	const char		*alg = algs[_i], *py = find_python();
+	revokd_verifier_t	*v;
+	struct test_key		 other;
+	char			*tok, want[16];
+	struct token_claims	 c;
+
+	/* scripts/test installs python3-jwt: its absence is a failure,
+	 * never a silent pass. */
+	ck_assert_msg(py != NULL, "no python3 can import jwt and "
+	    "cryptography (install python3-jwt python3-cryptography)");
+	tok = pyjwt_mint_key(py, alg, SECRET,
+	    alg[0] == 'H' ? NULL : key_of(alg));
+	v = verifier_for(alg);
+	ck_assert_int_eq(revokd_verifier_set_issuer(v, "pyjwt"), 0);
+	ck_assert_int_eq(revokd_verifier_set_audience(v, "api"), 0);
+	ck_assert_msg(verify_token(v, tok, strlen(tok), &c) == REVOKD_VALID,
+	    "%s: PyJWT token refused", alg);
+	snprintf(want, sizeof want, "py-%s", alg);
+	ck_assert_str_eq(c.jti, want);
+	ck_assert_str_eq(c.alg, alg);
 	ck_assert_str_eq(c.typ, "JWT");
 	token_claims_free(&c);
-	revokd_verifier_free(v);
 	free(tok);
+
+	/* the same claims signed by another key of the same family */
+	if (alg[0] == 'H') {
+		tok = pyjwt_mint_key(py, alg, SECRET2, NULL);
+	} else {
+		if (alg[0] == 'R')
+			key_gen(&other, "RSA", NULL, 2048);
+		else
+			key_gen(&other, "EC", strcmp(alg, "ES256") == 0 ?
+			    "P-256" : strcmp(alg, "ES384") == 0 ? "P-384" :
+			    "P-521", 0);
+		tok = pyjwt_mint_key(py, alg, NULL, &other);
+		key_free(&other);
+	}
+	ck_assert_int_eq(revokd_verify(v, tok, strlen(tok)),
+	    REVOKD_BAD_SIGNATURE);
+	free(tok);
+	revokd_verifier_free(v);
+}
+END_TEST
+
+/* --- Key sets -------------------------------------------------------- */
+
+/* Build a token with header {"alg":alg,"kid":kid}, signed as sigalg
+ * with secret (HS) or pkey; kid NULL: no kid. */
+static char *
+kid_token(const char *kid, const char *alg, const char *sigalg,
+    const char *secret, EVP_PKEY *pkey)
+{
+	char	header[512];
+
+	if (kid != NULL)
+		snprintf(header, sizeof header,
+		    "{\"alg\":\"%s\",\"kid\":\"%s\"}", alg, kid);
+	else
+		snprintf(header, sizeof header, "{\"alg\":\"%s\"}", alg);
+	return hand_token_key(header, payload_exp(600), sigalg, secret,
+	    secret != NULL ? strlen(secret) : 0, pkey);
+}
+
+/* Return the outcome of verifying a NUL-terminated token. */
+static revokd_outcome_t
+vv(const revokd_verifier_t *v, const char *tok)
+{
+	return revokd_verify(v, tok, strlen(tok));
+}
+
+/* Create a new private temporary directory and return its path. */
+static char *
+temp_dir(void)
+{
+	char	*dir = strdup("/tmp/test_verify.d.XXXXXX");
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	return dir;
+}
+
+/* Write data as file name of dir. */
+static void
+put_file(const char *dir, const char *name, const char *data, size_t len)
+{
+	char	path[512];
+	FILE	*fp;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_uint_eq(fwrite(data, 1, len, fp), len);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+/* Remove file name of dir. */
+static void
+rm_file(const char *dir, const char *name)
+{
+	char	path[512];
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	ck_assert_int_eq(remove(path), 0);
+}
+
+/* Remove every file of dir (one level), then dir; free the path. */
+static void
+rm_dir(char *dir)
+{
+	char	cmd[600];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	free(dir);
+}
+
+/* Write the three standard test keys A (RS256), B (ES256), C (HS256). */
+static void
+put_abc(const char *dir)
+{
+	put_file(dir, "A.RS256.pem", rsa.pub, strlen(rsa.pub));
+	put_file(dir, "B.ES256.pem", ec256.pub, strlen(ec256.pub));
+	put_file(dir, "C.HS256", SECRET, strlen(SECRET));
+}
+
+/* A key directory: each kid verifies with its key and alg only. */
+START_TEST(test_key_dir)
+{
+	revokd_verifier_t	*v = revokd_verifier_new();
+	char			*dir = temp_dir(), *ta, *tb, *tc, *t;
+
+	put_abc(dir);
+	put_file(dir, ".hidden", "x", 1);	/* skipped */
+	ck_assert_msg(revokd_verifier_load_key_dir(v, dir) == 0, "%s",
+	    revokd_verifier_errstr(v));
+	ta = kid_token("A", "RS256", "RS256", NULL, rsa.pkey);
+	tb = kid_token("B", "ES256", "ES256", NULL, ec256.pkey);
+	tc = kid_token("C", "HS256", "HS256", SECRET, NULL);
+	ck_assert_int_eq(vv(v, ta), REVOKD_VALID);
+	ck_assert_int_eq(vv(v, tb), REVOKD_VALID);
+	ck_assert_int_eq(vv(v, tc), REVOKD_VALID);
+	/* no kid and no no-kid key; unknown kids; a kid is never a path */
+	t = kid_token(NULL, "RS256", "RS256", NULL, rsa.pkey);
+	ck_assert_int_eq(vv(v, t), REVOKD_UNKNOWN_KEY);
+	free(t);
+	t = kid_token("D", "RS256", "RS256", NULL, rsa.pkey);
+	ck_assert_int_eq(vv(v, t), REVOKD_UNKNOWN_KEY);
+	free(t);
+	t = kid_token("../../etc/passwd", "HS256", "HS256", SECRET, NULL);
+	ck_assert_int_eq(vv(v, t), REVOKD_UNKNOWN_KEY);
+	free(t);
+	t = kid_token("A.RS256.pem", "RS256", "RS256", NULL, rsa.pkey);
+	ck_assert_int_eq(vv(v, t), REVOKD_UNKNOWN_KEY);
+	free(t);
+	t = kid_token("a", "RS256", "RS256", NULL, rsa.pkey);
+	ck_assert_int_eq(vv(v, t), REVOKD_UNKNOWN_KEY);	/* exact bytes */
+	free(t);
+	/* each kid is pinned to its alg: confusion across kids fails */
+	t = kid_token("A", "HS256", "HS256", rsa.pub, NULL);
+	ck_assert_int_eq(vv(v, t), REVOKD_WRONG_ALGORITHM);
+	free(t);
+	t = kid_token("C", "RS256", "RS256", NULL, rsa.pkey);
+	ck_assert_int_eq(vv(v, t), REVOKD_WRONG_ALGORITHM);
+	free(t);
+	t = kid_token("B", "ES256", "ES256", NULL, ec256_other.pkey);
+	ck_assert_int_eq(vv(v, t), REVOKD_BAD_SIGNATURE);
+	free(t);
+	t = kid_token("A", "none", NULL, NULL, NULL);
+	ck_assert_int_eq(vv(v, t), REVOKD_WRONG_ALGORITHM);
+	free(t);
+	/* jku, x5u and jwk headers are ignored: the kid decides */
+	t = hand_token_key("{\"alg\":\"ES256\",\"kid\":\"B\","
+	    "\"jku\":\"http://127.0.0.1:1/jwks\",\"x5u\":\"file:///x\","
+	    "\"jwk\":{\"kty\":\"oct\",\"k\":\"AAAA\"}}", payload_exp(600),
+	    "ES256", NULL, 0, ec256_other.pkey);
+	ck_assert_int_eq(vv(v, t), REVOKD_BAD_SIGNATURE);
+	free(t);
+	free(ta);
+	free(tb);
+	free(tc);
+	revokd_verifier_free(v);
+	rm_dir(dir);
+}
+END_TEST
+
+/* Rotation: a key removed from the directory stops verifying at reload,
+ * even for tokens verified (and cached) before; the others keep working. */
+START_TEST(test_key_dir_rotation)
+{
+	revokd_verifier_t	*v = revokd_verifier_new();
+	char			*dir = temp_dir(), *ta, *tb, *tn;
+	unsigned long		 hits, misses, hits0;
+
+	put_abc(dir);
+	ck_assert_int_eq(revokd_verifier_load_key_dir(v, dir), 0);
+	/* a manual no-kid key stays across reloads */
+	ck_assert_int_eq(revokd_verifier_set_key(v, "HS512",
+	    (const unsigned char *)SECRET2, strlen(SECRET2)), 0);
+	ta = kid_token("A", "RS256", "RS256", NULL, rsa.pkey);
+	tb = kid_token("B", "ES256", "ES256", NULL, ec256.pkey);
+	tn = kid_token(NULL, "HS512", "HS512", SECRET2, NULL);
+	ck_assert_int_eq(vv(v, ta), REVOKD_VALID);
+	verify_cache_stats(v, &hits0, &misses);
+	ck_assert_int_eq(vv(v, ta), REVOKD_VALID);
+	verify_cache_stats(v, &hits, &misses);
+	ck_assert_uint_eq(hits, hits0 + 1);		/* ta is cached */
+	ck_assert_int_eq(vv(v, tb), REVOKD_VALID);
+	ck_assert_int_eq(vv(v, tn), REVOKD_VALID);
+
+	rm_file(dir, "A.RS256.pem");
+	ck_assert_int_eq(vv(v, ta), REVOKD_VALID);	/* not reloaded yet */
+	ck_assert_msg(revokd_verifier_reload(v) == 0, "%s",
+	    revokd_verifier_errstr(v));
+	ck_assert_int_eq(vv(v, ta), REVOKD_UNKNOWN_KEY);
+	ck_assert_int_eq(vv(v, tb), REVOKD_VALID);
+	ck_assert_int_eq(vv(v, tn), REVOKD_VALID);
+
+	/* a broken directory fails the reload; the old set stays */
+	put_file(dir, "A.RS256.pem", rsa.pub, strlen(rsa.pub));
+	put_file(dir, "notes.txt", "hello", 5);
+	ck_assert_int_eq(revokd_verifier_reload(v), -1);
+	ck_assert_ptr_nonnull(strstr(revokd_verifier_errstr(v), "notes.txt"));
+	ck_assert_int_eq(vv(v, ta), REVOKD_UNKNOWN_KEY);
+	ck_assert_int_eq(vv(v, tb), REVOKD_VALID);
+	rm_file(dir, "notes.txt");
+	ck_assert_int_eq(revokd_verifier_reload(v), 0);
+	ck_assert_int_eq(vv(v, ta), REVOKD_VALID);	/* A is back */
+
+	/* the key under kid B replaced by another key */
+	put_file(dir, "B.ES256.pem", ec256_other.pub, strlen(ec256_other.pub));
+	ck_assert_int_eq(vv(v, tb), REVOKD_VALID);
+	ck_assert_int_eq(revokd_verifier_reload(v), 0);
+	ck_assert_int_eq(vv(v, tb), REVOKD_BAD_SIGNATURE);
+	free(ta);
+	free(tb);
+	free(tn);
+	revokd_verifier_free(v);
+	rm_dir(dir);
+}
+END_TEST
+
+/* Load dir after writing one bad file next to good ones: refused, names
+ * the file, and the verifier's keys are unchanged. */
+static void
+dir_refused(const char *name, const char *data, size_t len,
+    const char *want)
+{
+	revokd_verifier_t	*v = revokd_verifier_new();
+	char			*dir = temp_dir(), *tc;
+
+	ck_assert_int_eq(revokd_verifier_add_key(v, "C", "HS256",
+	    (const unsigned char *)SECRET, strlen(SECRET)), 0);
+	put_file(dir, "B.ES256.pem", ec256.pub, strlen(ec256.pub));
+	put_file(dir, name, data, len);
+	ck_assert_msg(revokd_verifier_load_key_dir(v, dir) == -1,
+	    "%s accepted", name);
+	ck_assert_msg(strstr(revokd_verifier_errstr(v), want) != NULL,
+	    "%s: message \"%s\" lacks \"%s\"", name,
+	    revokd_verifier_errstr(v), want);
+	tc = kid_token("C", "HS256", "HS256", SECRET, NULL);
+	ck_assert_int_eq(vv(v, tc), REVOKD_VALID);
+	free(tc);
+	/* nothing was remembered: reload has no directory to read */
+	ck_assert_int_eq(revokd_verifier_reload(v), 0);
+	revokd_verifier_free(v);
+	rm_dir(dir);
+}
+
+/* Bad names, empty or bad keys, short secrets: the load is refused. */
+START_TEST(test_key_dir_refusals)
+{
+	revokd_verifier_t	*v;
+	char			*dir, big[70000];
+
+	dir_refused("foo.pem", rsa.pub, strlen(rsa.pub), "foo.pem");
+	dir_refused("A.RS256", rsa.pub, strlen(rsa.pub), "A.RS256");
+	dir_refused("A.HS256.pem", SECRET, strlen(SECRET), "A.HS256.pem");
+	dir_refused("A.rs256.pem", rsa.pub, strlen(rsa.pub), "A.rs256.pem");
+	dir_refused("A.none", SECRET, strlen(SECRET), "A.none");
+	dir_refused("RS256.pem", rsa.pub, strlen(rsa.pub), "RS256.pem");
+	dir_refused("A.RS256.pem", "", 0, "empty");
+	dir_refused("A.HS256", "", 0, "empty");
+	dir_refused("A.HS256", SECRET, 31, "under 32 bytes");
+	dir_refused("A.HS512", SECRET, 63, "under 64 bytes");
+	dir_refused("A.HS256", rsa.pub, strlen(rsa.pub), "PEM");
+	dir_refused("A.RS256.pem", rsa.priv, strlen(rsa.priv), "private");
+	dir_refused("A.RS256.pem", rsa_small.pub, strlen(rsa_small.pub),
+	    "2048");
+	dir_refused("A.ES384.pem", ec256.pub, strlen(ec256.pub), "P-384");
+	dir_refused("A.RS256.pem", "garbage", 7, "A.RS256.pem");
+	dir_refused("B.HS256", SECRET, strlen(SECRET), "duplicate");
+	memset(big, 'k', sizeof big);
+	dir_refused("A.HS256", big, sizeof big, "A.HS256");
+
+	v = revokd_verifier_new();
+	ck_assert_int_eq(revokd_verifier_load_key_dir(v, "/nonexistent"),
+	    -1);
+	ck_assert_int_eq(revokd_verifier_load_key_dir(v, NULL), -1);
+	ck_assert_int_eq(revokd_verifier_load_key_dir(v, ""), -1);
+	dir = temp_dir();
+	ck_assert_int_eq(revokd_verifier_load_key_dir(v, dir), -1);
+	ck_assert_ptr_nonnull(strstr(revokd_verifier_errstr(v), "no key"));
+	{
+		char	sub[600];
+
+		snprintf(sub, sizeof sub, "%s/D.RS256.pem", dir);
+		ck_assert_int_eq(mkdir(sub, 0700), 0);
+		ck_assert_int_eq(revokd_verifier_load_key_dir(v, dir), -1);
+		ck_assert_ptr_nonnull(strstr(revokd_verifier_errstr(v),
+		    "regular"));
+	}
+	revokd_verifier_free(v);
+	rm_dir(dir);
+}
+END_TEST
+
+/* add_key: kids pinned to algs; a failed add changes nothing; set_key
+ * alone keeps verifying tokens that carry a kid (one key, no kid set). */
+START_TEST(test_add_key)
+{
+	revokd_verifier_t	*v = revokd_verifier_new();
+	char			*t, *tk;
+
+	/* only the no-kid key: used for every token, kid or not */
+	ck_assert_int_eq(revokd_verifier_set_key(v, "ES256",
+	    (const unsigned char *)ec256.pub, strlen(ec256.pub)), 0);
+	tk = kid_token("idp-key-7", "ES256", "ES256", NULL, ec256.pkey);
+	ck_assert_int_eq(vv(v, tk), REVOKD_VALID);
+	/* once a kid is configured, a kid must name a key */
+	ck_assert_int_eq(revokd_verifier_add_key(v, "r1", "RS384",
+	    (const unsigned char *)rsa.pub, strlen(rsa.pub)), 0);
+	ck_assert_int_eq(vv(v, tk), REVOKD_UNKNOWN_KEY);
+	t = kid_token(NULL, "ES256", "ES256", NULL, ec256.pkey);
+	ck_assert_int_eq(vv(v, t), REVOKD_VALID);
+	free(t);
+	t = kid_token("r1", "RS384", "RS384", NULL, rsa.pkey);
+	ck_assert_int_eq(vv(v, t), REVOKD_VALID);
+	/* a failed add leaves every key in place */
+	ck_assert_int_eq(revokd_verifier_add_key(v, "r1", "RS384",
+	    (const unsigned char *)rsa_small.pub, strlen(rsa_small.pub)), -1);
+	ck_assert_int_eq(revokd_verifier_add_key(v, "r1", "HS256",
+	    (const unsigned char *)SECRET, 16), -1);
+	ck_assert_int_eq(revokd_verifier_add_key(v, "", "HS256",
+	    (const unsigned char *)SECRET, 32), -1);
+	ck_assert_int_eq(revokd_verifier_add_key(v, NULL, "HS256",
+	    (const unsigned char *)"", 0), -1);
+	ck_assert_int_eq(vv(v, t), REVOKD_VALID);
+	free(t);
+	t = kid_token(NULL, "ES256", "ES256", NULL, ec256.pkey);
+	ck_assert_int_eq(vv(v, t), REVOKD_VALID);
+	/* a failed set_key drops only the no-kid key (fails closed) */
+	ck_assert_int_eq(revokd_verifier_set_key(v, "ES256",
+	    (const unsigned char *)"x", 1), -1);
+	ck_assert_str_ne(revokd_verifier_errstr(v), "");
+	ck_assert_int_eq(vv(v, t), REVOKD_UNKNOWN_KEY);
+	free(t);
+	t = kid_token("r1", "RS384", "RS384", NULL, rsa.pkey);
+	ck_assert_int_eq(vv(v, t), REVOKD_VALID);
+	/* replacing the key under a kid */
+	ck_assert_int_eq(revokd_verifier_add_key(v, "r1", "RS384",
+	    (const unsigned char *)rsa_other.pub, strlen(rsa_other.pub)), 0);
+	ck_assert_int_eq(vv(v, t), REVOKD_BAD_SIGNATURE);
+	free(t);
+	free(tk);
+	revokd_verifier_free(v);
+}
+END_TEST
+
+/* Append the base64url of a BIGNUM parameter of pkey, padded to pad. */
+static char *
+bn_b64(EVP_PKEY *pkey, const char *param, int pad)
+{
+	BIGNUM		*bn = NULL;
+	unsigned char	 buf[1024];
+	int		 n;
+	char		*s;
+
+	ck_assert_int_eq(EVP_PKEY_get_bn_param(pkey, param, &bn), 1);
+	n = pad > 0 ? BN_bn2binpad(bn, buf, pad) : BN_bn2bin(bn, buf);
+	ck_assert_int_gt(n, 0);
+	BN_free(bn);
+	s = b64url(buf, (size_t)n);
+	return s;
+}
+
+/* Return a JWK for key k (NULL: the oct key SECRET) with kid, alg and
+ * extra members (",\"use\":\"enc\"", or ""); alg NULL: no alg. */
+static char *
+jwk_of(const struct test_key *k, const char *kid, const char *alg,
+    const char *extra)
+{
+	char	*a, *b, *out, algm[64] = "", group[32];
+	size_t	 n, glen;
+	int	 field;
+
+	out = malloc(4096);
+	if (alg != NULL)
+		snprintf(algm, sizeof algm, ",\"alg\":\"%s\"", alg);
+	if (k == NULL) {
+		a = b64url(SECRET, strlen(SECRET));
+		snprintf(out, 4096, "{\"kty\":\"oct\",\"kid\":\"%s\"%s,"
+		    "\"k\":\"%s\"%s}", kid, algm, a, extra);
+		free(a);
+		return out;
+	}
+	if (EVP_PKEY_is_a(k->pkey, "RSA")) {
+		a = bn_b64(k->pkey, OSSL_PKEY_PARAM_RSA_N, 0);
+		b = bn_b64(k->pkey, OSSL_PKEY_PARAM_RSA_E, 0);
+		snprintf(out, 4096, "{\"kty\":\"RSA\",\"kid\":\"%s\"%s,"
+		    "\"n\":\"%s\",\"e\":\"%s\"%s}", kid, algm, a, b, extra);
+	} else {
+		ck_assert_int_eq(EVP_PKEY_get_group_name(k->pkey, group,
+		    sizeof group, &glen), 1);
+		field = strcmp(group, "prime256v1") == 0 ? 32 :
+		    strcmp(group, "secp384r1") == 0 ? 48 : 66;
+		a = bn_b64(k->pkey, OSSL_PKEY_PARAM_EC_PUB_X, field);
+		b = bn_b64(k->pkey, OSSL_PKEY_PARAM_EC_PUB_Y, field);
+		snprintf(out, 4096, "{\"kty\":\"EC\",\"kid\":\"%s\"%s,"
+		    "\"crv\":\"%s\",\"x\":\"%s\",\"y\":\"%s\"%s}", kid, algm,
+		    field == 32 ? "P-256" : field == 48 ? "P-384" : "P-521",
+		    a, b, extra);
+	}
+	free(a);
+	free(b);
+	n = strlen(out);
+	ck_assert_uint_lt(n, 4000);
+	return out;
+}
+
+/* Write {"keys":[jwks...]} (NULL-terminated list, each freed) to a temp
+ * file and return its path. */
+static char *
+jwks_file(char *first, ...)
+{
+	va_list	 ap;
+	char	*buf, *jwk, *path;
+	size_t	 n = 0, cap = 65536;
+
+	buf = malloc(cap);
+	n += (size_t)snprintf(buf, cap, "{\"keys\":[");
+	va_start(ap, first);
+	for (jwk = first; jwk != NULL; jwk = va_arg(ap, char *)) {
+		ck_assert_uint_lt(n + strlen(jwk) + 8, cap);
+		n += (size_t)snprintf(buf + n, cap - n, "%s%s",
+		    jwk == first ? "" : ",", jwk);
+		free(jwk);
+	}
+	va_end(ap);
+	n += (size_t)snprintf(buf + n, cap - n, "]}");
+	path = temp_file(buf, n);
+	free(buf);
+	return path;
+}
+
+/* A JWK Set with RSA, EC (P-256, P-384, P-521) and oct keys verifies the
+ * tokens of those keys; keys for another use are skipped. */
+START_TEST(test_jwks)
+{
+	revokd_verifier_t	*v = revokd_verifier_new();
+	char			*path, *t;
+	size_t			 i;
+	static const struct {
+		const char	*kid;		/* kid in the JWKS */
+		const char	*alg;		/* its alg */
+	} want[] = {
+		{ "rsa-1", "RS256" }, { "rsa-2", "RS512" },
+		{ "p256", "ES256" }, { "p384", "ES384" }, { "p521", "ES512" },
+		{ "hmac", "HS256" },
+	};
+
+	path = jwks_file(jwk_of(&rsa, "rsa-1", "RS256", ",\"use\":\"sig\""),
+	    jwk_of(&rsa, "rsa-2", "RS512", ""),
+	    jwk_of(&ec256, "p256", "ES256", ""),
+	    jwk_of(&ec384, "p384", "ES384", ",\"x5c\":[\"AAAA\"]"),
+	    jwk_of(&ec521, "p521", "ES512", ""),
+	    jwk_of(NULL, "hmac", "HS256", ""),
+	    jwk_of(&rsa_other, "enc-1", "RS256", ",\"use\":\"enc\""),
+	    (char *)NULL);
+	ck_assert_msg(revokd_verifier_load_jwks(v, path) == 0, "%s",
+	    revokd_verifier_errstr(v));
+	for (i = 0; i < sizeof want / sizeof want[0]; i++) {
+		t = kid_token(want[i].kid, want[i].alg, want[i].alg,
+		    want[i].alg[0] == 'H' ? SECRET : NULL,
+		    want[i].alg[0] == 'H' ? NULL : key_of(want[i].alg)->pkey);
+		ck_assert_msg(vv(v, t) == REVOKD_VALID, "%s refused",
+		    want[i].kid);
+		free(t);
+	}
+	t = kid_token("enc-1", "RS256", "RS256", NULL, rsa_other.pkey);
+	ck_assert_int_eq(vv(v, t), REVOKD_UNKNOWN_KEY);
+	free(t);
+	t = kid_token("p256", "ES256", "ES256", NULL, ec256_other.pkey);
+	ck_assert_int_eq(vv(v, t), REVOKD_BAD_SIGNATURE);
+	free(t);
+	t = kid_token("p256", "ES384", "ES384", NULL, ec384.pkey);
+	ck_assert_int_eq(vv(v, t), REVOKD_WRONG_ALGORITHM);
+	free(t);
+	/* reload re-reads the file: rsa-1 gone */
+	unlink(path);
+	free(path);
+	path = jwks_file(jwk_of(&rsa, "rsa-2", "RS512", ""), (char *)NULL);
+	ck_assert_int_eq(revokd_verifier_load_jwks(v, path), 0);
+	t = kid_token("rsa-1", "RS256", "RS256", NULL, rsa.pkey);
+	ck_assert_int_eq(vv(v, t), REVOKD_UNKNOWN_KEY);
+	free(t);
+	unlink(path);
+	free(path);
+	revokd_verifier_free(v);
+}
+END_TEST
+
+/* Load a JWKS of one bad key (after a good one) and expect a refusal
+ * whose message holds want; the verifier keeps its key. */
+static void
+jwks_refused(char *jwk, const char *want)
+{
+	revokd_verifier_t	*v = verifier_for("HS256");
+	char			*path, *t;
+
+	path = jwks_file(jwk_of(&ec256, "good", "ES256", ""), jwk,
+	    (char *)NULL);
+	ck_assert_msg(revokd_verifier_load_jwks(v, path) == -1,
+	    "accepted (want \"%s\")", want);
+	ck_assert_msg(strstr(revokd_verifier_errstr(v), want) != NULL,
+	    "message \"%s\" lacks \"%s\"", revokd_verifier_errstr(v), want);
+	t = hs(payload_exp(600));
+	ck_assert_int_eq(vv(v, t), REVOKD_VALID);
+	free(t);
+	/* "good" was not loaded (the lone no-kid key answers instead) */
+	t = kid_token("good", "ES256", "ES256", NULL, ec256.pkey);
+	ck_assert_int_eq(vv(v, t), REVOKD_WRONG_ALGORITHM);
+	free(t);
+	unlink(path);
+	free(path);
+	revokd_verifier_free(v);
+}
+
+/* Write raw text as a JWKS file, try to load it, expect a refusal. */
+static void
+jwks_text_refused(const char *text)
+{
+	revokd_verifier_t	*v = revokd_verifier_new();
+	char			*path = temp_file(text, strlen(text));
+
+	ck_assert_msg(revokd_verifier_load_jwks(v, path) == -1,
+	    "accepted: %s", text);
+	unlink(path);
+	free(path);
+	revokd_verifier_free(v);
+}
+
+/* A JWKS without alg or kid, with private members, a curve that does not
+ * fit its alg, a short RSA key or secret, is refused as a whole. */
+START_TEST(test_jwks_refusals)
+{
+	char	*short_k;
+
+	/* the full 64-byte secret is fine for HS512 */
+	{
+		revokd_verifier_t	*v = revokd_verifier_new();
+		char			*path;
+
+		path = jwks_file(jwk_of(NULL, "h", "HS512", ""),
+		    (char *)NULL);
+		ck_assert_int_eq(revokd_verifier_load_jwks(v, path), 0);
+		unlink(path);
+		free(path);
+		revokd_verifier_free(v);
+	}
+	jwks_refused(jwk_of(&rsa, "r", NULL, ""), "alg");
+	jwks_refused(jwk_of(&ec384, "", "ES384", ""), "kid");
+	jwks_refused(jwk_of(&rsa, "r", "RS256", ",\"d\":\"AQAB\""),
+	    "private");
+	jwks_refused(jwk_of(&ec256, "e", "ES256", ",\"d\":\"AQAB\""),
+	    "private");
+	jwks_refused(jwk_of(&rsa, "r", "RS256", ",\"p\":\"AQAB\""),
+	    "private");
+	jwks_refused(jwk_of(&ec256, "e", "ES384", ""), "P-384");
+	jwks_refused(jwk_of(&ec384, "e", "ES256", ""), "P-256");
+	jwks_refused(jwk_of(&rsa_small, "r", "RS256", ""), "2048");
+	jwks_refused(jwk_of(&rsa, "r", "ES256", ""), "kty");
+	jwks_refused(jwk_of(&rsa, "r", "none", ""), "alg");
+	jwks_refused(jwk_of(&rsa, "r", "rs256", ""), "alg");
+	{
+		char	*k48 = b64url(SECRET, 48), *jwk = malloc(256);
+
+		snprintf(jwk, 256, "{\"kty\":\"oct\",\"kid\":\"h\","
+		    "\"alg\":\"HS512\",\"k\":\"%s\"}", k48);
+		free(k48);
+		jwks_refused(jwk, "under 64 bytes");
+	}
+	jwks_refused(jwk_of(&ec256, "good", "ES256", ""), "duplicate");
+	short_k = strdup("{\"kty\":\"oct\",\"kid\":\"h\",\"alg\":\"HS256\","
+	    "\"k\":\"c2hvcnQ\"}");
+	jwks_refused(short_k, "under 32 bytes");
+	jwks_refused(strdup("{\"kty\":\"EC\",\"kid\":\"e\",\"alg\":\"ES256\","
+	    "\"crv\":\"P-256\",\"x\":\"AAAA\",\"y\":\"AAAA\"}"), "EC");
+	jwks_refused(strdup("{\"kty\":\"RSA\",\"kid\":\"r\",\"alg\":\"RS256\","
+	    "\"n\":\"AQAB\",\"e\":\"AQ==\"}"), "RSA");
+	jwks_refused(strdup("[]"), "not an object");
+
+	jwks_text_refused("");
+	jwks_text_refused("not json");
+	jwks_text_refused("[]");
+	jwks_text_refused("{\"keys\":{}}");
+	jwks_text_refused("{\"keys\":[]}");
+	jwks_text_refused("{\"keys\":[],\"keys\":[]}");
+	{
+		revokd_verifier_t	*v = revokd_verifier_new();
+
+		ck_assert_int_eq(revokd_verifier_load_jwks(v,
+		    "/nonexistent.json"), -1);
+		ck_assert_int_eq(revokd_verifier_load_jwks(v, NULL), -1);
+		revokd_verifier_free(v);
+	}
+}
+END_TEST
+
+/* A kid both in the key directory and the JWKS is refused. */
+START_TEST(test_jwks_dir_conflict)
+{
+	revokd_verifier_t	*v = revokd_verifier_new();
+	char			*dir = temp_dir(), *path, *t;
+
+	put_abc(dir);
+	ck_assert_int_eq(revokd_verifier_load_key_dir(v, dir), 0);
+	path = jwks_file(jwk_of(&ec256, "B", "ES256", ""), (char *)NULL);
+	ck_assert_int_eq(revokd_verifier_load_jwks(v, path), -1);
+	ck_assert_ptr_nonnull(strstr(revokd_verifier_errstr(v), "both"));
+	unlink(path);
+	free(path);
+	path = jwks_file(jwk_of(&ec384, "E", "ES384", ""), (char *)NULL);
+	ck_assert_int_eq(revokd_verifier_load_jwks(v, path), 0);
+	t = kid_token("E", "ES384", "ES384", NULL, ec384.pkey);
+	ck_assert_int_eq(vv(v, t), REVOKD_VALID);
+	ck_assert_int_eq(revokd_verifier_reload(v), 0);
+	ck_assert_int_eq(vv(v, t), REVOKD_VALID);
+	free(t);
+	t = kid_token("A", "RS256", "RS256", NULL, rsa.pkey);
+	ck_assert_int_eq(vv(v, t), REVOKD_VALID);
+	free(t);
+	unlink(path);
+	free(path);
+	revokd_verifier_free(v);
+	rm_dir(dir);
+}
+END_TEST
+
+/* --- Cache and policy ------------------------------------------------ */
+
+/* A second verification is a cache hit; a hit never outlives exp plus
+ * leeway; the cache can be disabled and resized. */
+START_TEST(test_cache)
+{
+	revokd_verifier_t	*v = verifier_for("ES256");
+	struct token_claims	 c;
+	unsigned long		 hits, misses;
+	long long		 now = (long long)time(NULL), exp;
+	char			 payload[128], *t;
+
+	exp = now + 100;
+	snprintf(payload, sizeof payload, "{\"jti\":\"cj\",\"iss\":\"ci\","
+	    "\"exp\":%lld}", exp);
+	t = hand_token(hdr("ES256"), payload, "ES256");
+	ck_assert_int_eq(verify_token_at(v, t, strlen(t), now, &c),
+	    REVOKD_VALID);
+	token_claims_free(&c);
+	verify_cache_stats(v, &hits, &misses);
+	ck_assert_uint_eq(hits, 0);
+	ck_assert_uint_eq(misses, 1);
+	ck_assert_int_eq(verify_token_at(v, t, strlen(t), now + 1, &c),
+	    REVOKD_VALID);
+	ck_assert_str_eq(c.jti, "cj");
+	ck_assert_str_eq(c.iss, "ci");
+	ck_assert_int_eq(c.exp, exp);
+	token_claims_free(&c);
+	verify_cache_stats(v, &hits, &misses);
+	ck_assert_uint_eq(hits, 1);
+	ck_assert_uint_eq(misses, 1);
+	/* within the leeway (30 s) after exp: still valid; then expired */
+	ck_assert_int_eq(verify_token_at(v, t, strlen(t), exp + 29, &c),
+	    REVOKD_VALID);
+	token_claims_free(&c);
+	ck_assert_int_eq(verify_token_at(v, t, strlen(t), exp + 30, &c),
+	    REVOKD_EXPIRED);
+	token_claims_free(&c);
+	ck_assert_int_eq(verify_token_at(v, t, strlen(t), exp + 3600, &c),
+	    REVOKD_EXPIRED);
+	token_claims_free(&c);
+	/* one byte different: not the cached token */
+	t[strlen(t) - 2] ^= 1;
+	ck_assert_int_ne(verify_token_at(v, t, strlen(t), now, &c),
+	    REVOKD_VALID);
+	token_claims_free(&c);
+	t[strlen(t) - 2] ^= 1;
+	/* a policy change forgets cached results */
+	ck_assert_int_eq(verify_token_at(v, t, strlen(t), now, &c),
+	    REVOKD_VALID);
+	token_claims_free(&c);
+	ck_assert_int_eq(revokd_verifier_set_issuer(v, "other"), 0);
+	ck_assert_int_eq(verify_token_at(v, t, strlen(t), now, &c),
+	    REVOKD_WRONG_ISSUER);
+	ck_assert_int_eq(revokd_verifier_set_issuer(v, NULL), 0);
+	/* a new key forgets cached results */
+	ck_assert_int_eq(verify_token_at(v, t, strlen(t), now, &c),
+	    REVOKD_VALID);
+	token_claims_free(&c);
+	ck_assert_int_eq(revokd_verifier_set_key(v, "ES256",
+	    (const unsigned char *)ec256_other.pub, strlen(ec256_other.pub)),
+	    0);
+	ck_assert_int_eq(verify_token_at(v, t, strlen(t), now, &c),
+	    REVOKD_BAD_SIGNATURE);
+	ck_assert_int_eq(revokd_verifier_set_key(v, "ES256",
+	    (const unsigned char *)ec256.pub, strlen(ec256.pub)), 0);
+	/* disabled: every call is a full verification */
+	ck_assert_int_eq(revokd_verifier_set_cache(v, 0), 0);
+	verify_cache_stats(v, &hits, &misses);
+	ck_assert_int_eq(vv(v, t), REVOKD_VALID);
+	ck_assert_int_eq(vv(v, t), REVOKD_VALID);
+	{
+		unsigned long	h2, m2;
+
+		verify_cache_stats(v, &h2, &m2);
+		ck_assert_uint_eq(h2, hits);
+		ck_assert_uint_eq(m2, misses + 2);
+		/* resized back on */
+		ck_assert_int_eq(revokd_verifier_set_cache(v, 2), 0);
+		ck_assert_int_eq(vv(v, t), REVOKD_VALID);
+		ck_assert_int_eq(vv(v, t), REVOKD_VALID);
+		verify_cache_stats(v, &h2, &m2);
+		ck_assert_uint_eq(h2, hits + 1);
+	}
+	ck_assert_int_eq(revokd_verifier_set_cache(v, (size_t)1 << 30), -1);
+	/* refused tokens are never cached */
+	free(t);
+	t = hand_token(hdr("ES256"), payload_exp(-3600), "ES256");
+	verify_cache_stats(v, &hits, &misses);
+	ck_assert_int_eq(vv(v, t), REVOKD_EXPIRED);
+	ck_assert_int_eq(vv(v, t), REVOKD_EXPIRED);
+	{
+		unsigned long	h2, m2;
+
+		verify_cache_stats(v, &h2, &m2);
+		ck_assert_uint_eq(h2, hits);
+	}
+	free(t);
+	revokd_verifier_free(v);
+}
+END_TEST
+
+/* exp - iat over the limit, or no iat with a limit, is malformed. */
+START_TEST(test_max_lifetime)
+{
+	revokd_verifier_t	*v = verifier_for("HS256");
+	long long		 now = (long long)time(NULL);
+	char			 buf[160], *t;
+
+	ck_assert_int_eq(revokd_verifier_set_max_lifetime(v, -1), -1);
+	ck_assert_int_eq(revokd_verifier_set_max_lifetime(v, 3600), 0);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"iat\":%lld,\"exp\":%lld}",
+	    now, now + 3600);
+	t = hs(buf);
+	ck_assert_int_eq(vv(v, t), REVOKD_VALID);
+	free(t);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"iat\":%lld,\"exp\":%lld}",
+	    now, now + 3601);
+	t = hs(buf);
+	ck_assert_int_eq(vv(v, t), REVOKD_MALFORMED);
+	ck_assert_int_eq(revokd_verifier_set_max_lifetime(v, 0), 0);
+	ck_assert_int_eq(vv(v, t), REVOKD_VALID);
+	ck_assert_int_eq(revokd_verifier_set_max_lifetime(v, 3600), 0);
+	ck_assert_int_eq(vv(v, t), REVOKD_MALFORMED);	/* not cached */
+	free(t);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"exp\":%lld}", now + 60);
+	t = hs(buf);
+	ck_assert_int_eq(vv(v, t), REVOKD_MALFORMED);	/* iat required */
+	free(t);
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"iat\":%lld,"
+	    "\"exp\":%lld}", -9223372036854775807LL - 1, now + 60);
+	t = hs(buf);
+	ck_assert_int_eq(vv(v, t), REVOKD_MALFORMED);	/* overflow */
+	free(t);
+	/* iat in the future beyond the leeway */
+	snprintf(buf, sizeof buf, "{\"jti\":\"a\",\"iat\":%lld,"
+	    "\"exp\":%lld}", now + 100, now + 200);
+	t = hs(buf);
+	ck_assert_int_eq(vv(v, t), REVOKD_NOT_YET_VALID);
+	free(t);
+	revokd_verifier_free(v);
+}
+END_TEST
+
+/* The length cap is configurable, bounded, and checked first. */
+START_TEST(test_max_length)
+{
+	revokd_verifier_t	*v = verifier_for("HS256");
+	char			*t = hs(payload_exp(600)), *big;
+	size_t			 n = strlen(t);
+	unsigned long		 hits, misses, m2;
+
+	ck_assert_int_eq(revokd_verifier_set_max_length(v, 0), -1);
+	ck_assert_int_eq(revokd_verifier_set_max_length(v, 65537), -1);
+	ck_assert_int_eq(revokd_verifier_set_max_length(v, n - 1), 0);
+	verify_cache_stats(v, &hits, &misses);
+	ck_assert_int_eq(vv(v, t), REVOKD_MALFORMED);
+	verify_cache_stats(v, &hits, &m2);
+	ck_assert_uint_eq(m2, misses);		/* refused before anything */
+	ck_assert_int_eq(revokd_verifier_set_max_length(v, n), 0);
+	ck_assert_int_eq(vv(v, t), REVOKD_VALID);
+	ck_assert_int_eq(revokd_verifier_set_max_length(v, 65536), 0);
+	big = huge_token(9 * 1024 * 1024);
+	ck_assert_int_eq(vv(v, big), REVOKD_MALFORMED);
+	free(big);
+	big = huge_token(60000);
+	ck_assert_int_eq(vv(v, big), REVOKD_MALFORMED);
+	free(big);
+	free(t);
+	revokd_verifier_free(v);
+}
+END_TEST
+
+/* The accepted typ set is configurable; tokens without typ pass. */
+START_TEST(test_typs)
+{
+	revokd_verifier_t	*v = verifier_for("HS256");
+	char			*jwt, *at, *sec, *none;
+
+	jwt = hand_token("{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
+	    payload_exp(600), "HS256");
+	at = hand_token("{\"alg\":\"HS256\",\"typ\":\"at+JWT\"}",
+	    payload_exp(600), "HS256");
+	sec = hand_token("{\"alg\":\"HS256\",\"typ\":\"secevent+jwt\"}",
+	    payload_exp(600), "HS256");
+	none = hand_token("{\"alg\":\"HS256\"}", payload_exp(600), "HS256");
+	ck_assert_int_eq(vv(v, jwt), REVOKD_VALID);
+	ck_assert_int_eq(vv(v, at), REVOKD_VALID);
+	ck_assert_int_eq(vv(v, sec), REVOKD_MALFORMED);
+	ck_assert_int_eq(revokd_verifier_set_typs(v, "JWT"), 0);
+	ck_assert_int_eq(vv(v, jwt), REVOKD_VALID);
+	ck_assert_int_eq(vv(v, at), REVOKD_MALFORMED);	/* cache forgot */
+	ck_assert_int_eq(vv(v, none), REVOKD_VALID);
+	ck_assert_int_eq(revokd_verifier_set_typs(v,
+	    " at+jwt , application/SECEVENT+JWT"), 0);
+	ck_assert_int_eq(vv(v, jwt), REVOKD_MALFORMED);
+	ck_assert_int_eq(vv(v, at), REVOKD_VALID);
+	ck_assert_int_eq(vv(v, sec), REVOKD_VALID);
+	ck_assert_int_eq(revokd_verifier_set_typs(v, ""), -1);
+	ck_assert_int_eq(revokd_verifier_set_typs(v, "JWT,,at+jwt"), -1);
+	ck_assert_int_eq(revokd_verifier_set_typs(v, "a b"), -1);
+	ck_assert_int_eq(revokd_verifier_set_typs(v,
+	    "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q"), -1);
+	ck_assert_int_eq(vv(v, sec), REVOKD_VALID);	/* unchanged */
+	ck_assert_int_eq(revokd_verifier_set_typs(v, NULL), 0);
+	ck_assert_int_eq(vv(v, jwt), REVOKD_VALID);
+	ck_assert_int_eq(vv(v, at), REVOKD_VALID);
+	ck_assert_int_eq(vv(v, sec), REVOKD_MALFORMED);
+	free(jwt);
+	free(at);
+	free(sec);
+	free(none);
+	revokd_verifier_free(v);
+}
+END_TEST
+
+/* The fail-open flag is off by default and readable by client.c. */
+START_TEST(test_fail_open)
+{
+	revokd_verifier_t	*v = revokd_verifier_new();
+
+	ck_assert_int_eq(verify_fail_open(v), 0);
+	ck_assert_int_eq(revokd_verifier_set_fail_open(v, 1), 0);
+	ck_assert_int_eq(verify_fail_open(v), 1);
+	ck_assert_int_eq(revokd_verifier_set_fail_open(v, 7), 0);
+	ck_assert_int_eq(verify_fail_open(v), 1);
+	ck_assert_int_eq(revokd_verifier_set_fail_open(v, 0), 0);
+	ck_assert_int_eq(verify_fail_open(v), 0);
+	ck_assert_int_eq(verify_fail_open(NULL), 0);
+	ck_assert_int_eq(revokd_verifier_set_fail_open(NULL, 1), -1);
+	revokd_verifier_free(v);
+}
+END_TEST
+
+/* Arguments of the reload thread test. */
+struct reload_arg {
+	revokd_verifier_t	*v;		/* shared verifier */
+	const char		*tok;		/* token of a kept kid */
+	atomic_int		*stop;		/* set when done */
+};
+
+/* Verify a kept key's token until told to stop; count failures. */
+static void *
+thread_reload_verify(void *arg)
+{
+	struct reload_arg	*a = arg;
+	intptr_t		 bad = 0;
+
+	while (!atomic_load(a->stop)) {
+		if (vv(a->v, a->tok) != REVOKD_VALID)
+			bad++;
+	}
+	return (void *)bad;
+}
+
+/* Reload while other threads verify: they never see a half-built set. */
+START_TEST(test_reload_threads)
+{
+	revokd_verifier_t	*v = revokd_verifier_new();
+	char			*dir = temp_dir(), *tb, *tc;
+	struct reload_arg	 args[2];
+	atomic_int		 stop;
+	pthread_t		 th[2];
+	void			*ret;
+	int			 i;
+
+	put_abc(dir);
+	ck_assert_int_eq(revokd_verifier_load_key_dir(v, dir), 0);
+	tb = kid_token("B", "ES256", "ES256", NULL, ec256.pkey);
+	tc = kid_token("C", "HS256", "HS256", SECRET, NULL);
+	atomic_init(&stop, 0);
+	args[0] = (struct reload_arg){ v, tb, &stop };
+	args[1] = (struct reload_arg){ v, tc, &stop };
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL,
+		    thread_reload_verify, &args[i]), 0);
+	for (i = 0; i < 50; i++) {
+		if (i % 2)
+			rm_file(dir, "A.RS256.pem");
+		else if (i > 0)
+			put_file(dir, "A.RS256.pem", rsa.pub,
+			    strlen(rsa.pub));
+		ck_assert_int_eq(revokd_verifier_reload(v), 0);
+	}
+	atomic_store(&stop, 1);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(pthread_join(th[i], &ret), 0);
+		ck_assert_int_eq((intptr_t)ret, 0);
+	}
+	free(tb);
+	free(tc);
+	revokd_verifier_free(v);
+	rm_dir(dir);
 }
 END_TEST
 
@@ -1383,9 +2320,29 @@ verify_suite(void)
 	tcase_add_test(tc, test_key_file);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("keysets");
+	tcase_add_test(tc, test_key_dir);
+	tcase_add_test(tc, test_key_dir_rotation);
+	tcase_add_test(tc, test_key_dir_refusals);
+	tcase_add_test(tc, test_add_key);
+	tcase_add_test(tc, test_jwks);
+	tcase_add_test(tc, test_jwks_refusals);
+	tcase_add_test(tc, test_jwks_dir_conflict);
+	tcase_add_test(tc, test_reload_threads);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("policy");
+	tcase_add_test(tc, test_cache);
+	tcase_add_test(tc, test_max_lifetime);
+	tcase_add_test(tc, test_max_length);
+	tcase_add_test(tc, test_typs);
+	tcase_add_test(tc, test_fail_open);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("interop");
 	tcase_add_test(tc, test_outcome_str);
-	tcase_add_test(tc, test_pyjwt);
+	tcase_add_loop_test(tc, test_pyjwt, 0, nalgs);
 	tcase_add_test(tc, test_threads);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
