@@ -5,6 +5,7 @@
 
 #include "blocklist.h"
 #include "cmd.h"
+#include "journal.h"
 #include "log.h"
 #include "revokd.h"
 
@@ -37,6 +38,38 @@ cmd_loggable(const struct resp_arg *a, char *buf, size_t size)
 	return buf;
 }
 
+/* Fill a journal record from a write command. */
+static void
+cmd_record(const struct command *cmd, int type, int64_t now,
+    struct journal_rec *rec)
+{
+	rec->type = type;
+	rec->exp = cmd->exp;
+	rec->ts = now;
+	rec->iss = cmd->iss.ptr;
+	rec->isslen = cmd->iss.len;
+	rec->jti = cmd->jti.ptr;
+	rec->jtilen = cmd->jti.len;
+	rec->reason = cmd->reason.ptr;
+	rec->reasonlen = cmd->reason.len;
+}
+
+/* Apply a journal record replayed at start-up to the blocklist. */
+void
+cmd_replay(const struct journal_rec *rec, void *arg)
+{
+	int64_t	 horizon = cmd_horizon(*(const int64_t *)arg);
+
+	if (rec->type == JOURNAL_UNREVOKE)
+		(void)blocklist_remove(blocklist, rec->iss, rec->isslen,
+		    rec->jti, rec->jtilen, horizon);
+	else if (rec->exp > horizon && rec->exp <= (int64_t)UINT32_MAX &&
+	    blocklist_add(blocklist, rec->iss, rec->isslen, rec->jti,
+	    rec->jtilen, rec->exp, rec->reason, rec->reasonlen,
+	    horizon) == -1)
+		fatalx("out of memory loading the journal");
+}
+
 /* CHECK jti [ISS iss]: is (iss, jti) revoked now? */
 static void
 cmd_check(const struct command *cmd, struct reply_buf *out, int64_t now)
@@ -58,12 +91,15 @@ cmd_check(const struct command *cmd, struct reply_buf *out, int64_t now)
 	reply_bulk(out, hit.reason, hit.reason_len);
 }
 
-/* REVOKE jti exp [ISS iss] [REASON text]: revoke until exp. */
+/* REVOKE jti exp [ISS iss] [REASON text]: revoke until exp, journaled
+ * before it is acknowledged. */
 static void
-cmd_revoke(const struct command *cmd, struct reply_buf *out, int64_t now)
+cmd_revoke(const struct command *cmd, struct reply_buf *out, int64_t now,
+    struct cmd_result *res)
 {
-	char	 jti[LOG_ARG_MAX + 8], iss[LOG_ARG_MAX + 8];
-	int	 r;
+	struct journal_rec	 rec;
+	char			 jti[LOG_ARG_MAX + 8], iss[LOG_ARG_MAX + 8];
+	int			 r;
 
 	if (cmd->exp <= cmd_horizon(now)) {
 		reply_simple(out, "EXPIRED");
@@ -76,6 +112,13 @@ cmd_revoke(const struct command *cmd, struct reply_buf *out, int64_t now)
 	}
 	if (cmd->exp > (int64_t)UINT32_MAX) {
 		reply_error(out, "ERR exp out of range");
+		return;
+	}
+	/* Journal first: a record whose apply then fails only makes a
+	 * restart stricter, never looser. */
+	cmd_record(cmd, JOURNAL_REVOKE, now, &rec);
+	if ((res->seq = journal_append(journal, &rec)) == 0) {
+		reply_error(out, "ERR out of memory");
 		return;
 	}
 	r = blocklist_add(blocklist, cmd->iss.ptr, cmd->iss.len,
@@ -93,13 +136,26 @@ cmd_revoke(const struct command *cmd, struct reply_buf *out, int64_t now)
 	reply_simple(out, "OK");
 }
 
-/* UNREVOKE jti [ISS iss]: lift a revocation. */
+/* UNREVOKE jti [ISS iss]: lift a revocation, journaled before it is
+ * acknowledged. */
 static void
-cmd_unrevoke(const struct command *cmd, struct reply_buf *out, int64_t now)
+cmd_unrevoke(const struct command *cmd, struct reply_buf *out, int64_t now,
+    struct cmd_result *res)
 {
-	char	 jti[LOG_ARG_MAX + 8], iss[LOG_ARG_MAX + 8];
-	int	 r;
+	struct journal_rec	 rec;
+	char			 jti[LOG_ARG_MAX + 8], iss[LOG_ARG_MAX + 8];
+	int			 r;
 
+	if (!blocklist_lookup(blocklist, cmd->iss.ptr, cmd->iss.len,
+	    cmd->jti.ptr, cmd->jti.len, cmd_horizon(now), NULL)) {
+		reply_int(out, 0);
+		return;
+	}
+	cmd_record(cmd, JOURNAL_UNREVOKE, now, &rec);
+	if ((res->seq = journal_append(journal, &rec)) == 0) {
+		reply_error(out, "ERR out of memory");
+		return;
+	}
 	r = blocklist_remove(blocklist, cmd->iss.ptr, cmd->iss.len,
 	    cmd->jti.ptr, cmd->jti.len, cmd_horizon(now));
 	if (r)
@@ -121,7 +177,10 @@ cmd_stat(struct reply_buf *out, const char *name, long long value)
 static void
 cmd_stats(struct reply_buf *out, int64_t now)
 {
-	reply_array(out, 2 * 11);
+	struct journal_stats	 js;
+
+	journal_get_stats(journal, &js);
+	reply_array(out, 2 * 17);
 	reply_bulkstr(out, "version");
 	reply_bulkstr(out, REVOKD_VERSION_STRING);
 	cmd_stat(out, "uptime_seconds", (long long)(now - start_time));
@@ -134,12 +193,22 @@ cmd_stats(struct reply_buf *out, int64_t now)
 	cmd_stat(out, "checks_total", (long long)stats.checks_total);
 	cmd_stat(out, "checks_revoked", (long long)stats.checks_revoked);
 	cmd_stat(out, "revokes_total", (long long)stats.revoked_total);
+	cmd_stat(out, "journal_log_bytes", (long long)js.log_bytes);
+	cmd_stat(out, "journal_snapshot_bytes", (long long)js.snapshot_bytes);
+	cmd_stat(out, "journal_syncs", (long long)js.syncs);
+	cmd_stat(out, "journal_last_sync_usec", (long long)js.last_sync_usec);
+	cmd_stat(out, "journal_compactions", (long long)js.compactions);
+	cmd_stat(out, "journal_pending", (long long)(stats.journal_appended -
+	    journal_durable(journal)));
 }
 
 /* Execute cmd at time now, appending its reply to out. */
-int
-cmd_execute(const struct command *cmd, struct reply_buf *out, int64_t now)
+void
+cmd_execute(const struct command *cmd, struct reply_buf *out, int64_t now,
+    struct cmd_result *res)
 {
+	res->close = 0;
+	res->seq = 0;
 	switch (cmd->def->id) {
 	case CMD_PING:
 		if (cmd->has_msg)
@@ -154,19 +223,21 @@ cmd_execute(const struct command *cmd, struct reply_buf *out, int64_t now)
 		cmd_check(cmd, out, now);
 		break;
 	case CMD_REVOKE:
-		cmd_revoke(cmd, out, now);
+		cmd_revoke(cmd, out, now, res);
 		break;
 	case CMD_UNREVOKE:
-		cmd_unrevoke(cmd, out, now);
+		cmd_unrevoke(cmd, out, now, res);
 		break;
 	case CMD_STATS:
 		cmd_stats(out, now);
 		break;
 	case CMD_QUIT:
 		reply_simple(out, "OK");
-		return 1;
+		res->close = 1;
+		break;
 	case CMD_COUNT:
 		break;
 	}
-	return 0;
+	if (res->seq > stats.journal_appended)
+		stats.journal_appended = res->seq;
 }

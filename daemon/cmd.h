@@ -5,10 +5,20 @@
 #include <stdint.h>
 
 #include "command.h"
+#include "journal.h"
 #include "reply.h"
 
-/* Execute cmd at time now, appending its reply to out. Returns 1 when the
- * connection is to be closed once the reply is sent (QUIT), else 0. */
-int cmd_execute(const struct command *cmd, struct reply_buf *out, int64_t now);
+/* What executing a command asks of its connection. */
+struct cmd_result {
+	int		 close;		/* close once the reply is sent (QUIT) */
+	uint64_t	 seq;		/* journal sequence that must be durable
+					 * before the reply is sent; 0: none */
+};
+
+/* Execute cmd at time now, appending its reply to out. */
+void cmd_execute(const struct command *cmd, struct reply_buf *out,
+    int64_t now, struct cmd_result *res);
+/* Apply a journal record replayed at start-up to the blocklist. */
+void cmd_replay(const struct journal_rec *rec, void *arg);
 
 #endif

@@ -14,7 +14,7 @@ static int log_verbose;		/* 0: info and up, 1+: debug too */
 static int log_prefixes;	/* print <N> priority prefixes */
 
 /* Write one line at priority pri, with an optional errno text. */
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_vwrite(int pri, const char *fmt, va_list ap, int err)
 {
 	char		 msg[1024], stamp[32];

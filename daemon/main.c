@@ -16,7 +16,9 @@
 #include <event2/event.h>
 
 #include "blocklist.h"
+#include "cmd.h"
 #include "duration.h"
+#include "journal.h"
 #include "log.h"
 #include "resp.h"
 #include "revokd.h"
@@ -25,6 +27,7 @@
 struct settings	 settings;
 struct stats	 stats;
 struct blocklist *blocklist;
+struct journal	*journal;
 time_t		 start_time;
 
 /* Set every setting to its default. */
@@ -59,6 +62,12 @@ settings_init(void)
 	settings.shutdown_grace = 5;
 	/* Expiry sweep period; a full pass over the table takes ~1 s. */
 	settings.sweep_ms = 100;
+	/* Installed default; scripts/run passes one inside the checkout. */
+	settings.state_dir = "/var/lib/revokd";
+	/* Expired and lifted entries leave the disk within the hour. */
+	settings.compact_interval = 3600;
+	/* A log smaller than this is never worth compacting on its own. */
+	settings.compact_min = 4 * 1024 * 1024;
 }
 
 /* Print usage (to stdout for --help, else stderr) and exit with code. */
@@ -67,11 +76,14 @@ usage(int code)
 {
 	fprintf(code == 0 ? stdout : stderr,
 	    "usage: revokd [-nv] [-s path] [--max-ttl duration]\n"
-	    "              [--exp-grace seconds] [--max-clients n]\n"
+	    "              [--exp-grace seconds] [-d state-dir]\n"
+	    "              [--compact-interval seconds] [--max-clients n]\n"
 	    "              [--client-timeout seconds]\n"
 	    "  -s, --socket PATH         Unix socket to listen on (%s)\n"
 	    "      --max-ttl DURATION    furthest exp accepted (30d)\n"
 	    "      --exp-grace SECONDS   an entry outlives its exp (300)\n"
+	    "  -d, --state-dir DIR       journal and snapshot (%s)\n"
+	    "      --compact-interval S  seconds between compactions (3600)\n"
 	    "      --max-clients N       concurrent clients (10000)\n"
 	    "      --client-timeout SEC  drop a client stuck mid-request or\n"
 	    "                            on unread replies (30)\n"
@@ -79,7 +91,7 @@ usage(int code)
 	    "  -v                        more logging (repeat for more)\n"
 	    "  -h, --help                this text\n"
 	    "  -V, --version             print the version\n",
-	    settings.socket_path);
+	    settings.socket_path, settings.state_dir);
 	exit(code);
 }
 
@@ -142,7 +154,39 @@ settings_check(void)
 		ok = -1;
 	}
 	free(dir);
+	if (stat(settings.state_dir, &st) == -1) {
+		log_warn("state directory %s", settings.state_dir);
+		ok = -1;
+	} else if (!S_ISDIR(st.st_mode)) {
+		log_warnx("state directory %s is not a directory",
+		    settings.state_dir);
+		ok = -1;
+	} else if (access(settings.state_dir, W_OK) == -1) {
+		log_warn("state directory %s", settings.state_dir);
+		ok = -1;
+	}
 	return ok;
+}
+
+/* Writes became durable: send the replies that waited for them. */
+static void
+journal_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	server_release(journal_collect(journal));
+}
+
+/* Time to drop expired and lifted entries from the disk too. */
+static void
+compact_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	journal_request_compact(journal);
+	journal_kick(journal);
 }
 
 /* SIGTERM or SIGINT: shut down gracefully. */
@@ -181,6 +225,8 @@ main(int argc, char **argv)
 		{ "socket",		required_argument,	NULL, 's' },
 		{ "max-ttl",		required_argument,	NULL, 'T' },
 		{ "exp-grace",		required_argument,	NULL, 'G' },
+		{ "state-dir",		required_argument,	NULL, 'd' },
+		{ "compact-interval",	required_argument,	NULL, 'I' },
 		{ "max-clients",	required_argument,	NULL, 'C' },
 		{ "client-timeout",	required_argument,	NULL, 'O' },
 		{ "help",		no_argument,		NULL, 'h' },
@@ -188,15 +234,19 @@ main(int argc, char **argv)
 		{ NULL,			0,			NULL, 0 }
 	};
 	struct event_base	*base;
-	struct event		*sigterm, *sigint, *sweep;
-	struct timeval		 tv;
+	struct event		*sigterm, *sigint, *sweep, *jev, *compact;
+	struct journal_config	 jcfg;
+	struct journal_stats	 js;
+	struct timeval		 tv, ctv;
+	char			 err[512];
+	int64_t			 now;
 	uint8_t			 key[BLOCKLIST_KEY_LEN];
 	long long		 v;
 	int			 ch, checkonly = 0, fd;
 
 	settings_init();
 	log_init(0, getenv("JOURNAL_STREAM") != NULL);
-	while ((ch = getopt_long(argc, argv, "hnVvs:", longopts,
+	while ((ch = getopt_long(argc, argv, "d:hnVvs:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 's':
@@ -211,6 +261,14 @@ main(int argc, char **argv)
 			if ((v = duration_parse(optarg)) < 0 || v > 86400)
 				badopt("--exp-grace", optarg);
 			settings.exp_grace = v;
+			break;
+		case 'd':
+			settings.state_dir = optarg;
+			break;
+		case 'I':
+			if ((v = duration_parse(optarg)) < 1 || v > 86400 * 7)
+				badopt("--compact-interval", optarg);
+			settings.compact_interval = (int)v;
 			break;
 		case 'C':
 			if ((v = parse_count(optarg, 1000000)) == -1)
@@ -256,6 +314,21 @@ main(int argc, char **argv)
 		fatalx("out of memory");
 	start_time = time(NULL);
 
+	/* Everything acknowledged before a crash comes back first. */
+	memset(&jcfg, 0, sizeof jcfg);
+	jcfg.dir = settings.state_dir;
+	jcfg.exp_grace = settings.exp_grace;
+	jcfg.compact_min = settings.compact_min;
+	now = (int64_t)time(NULL);
+	if ((journal = journal_open(&jcfg, cmd_replay, &now, err,
+	    sizeof err)) == NULL)
+		fatalx("journal: %s", err);
+	journal_get_stats(journal, &js);
+	log_info("journal %s: %llu records replayed, %zu entries live%s",
+	    settings.state_dir, (unsigned long long)js.replayed,
+	    blocklist_count(blocklist), js.torn_bytes ? " (torn tail "
+	    "dropped)" : "");
+
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if ((fd = server_listen(settings.socket_path)) == -1)
@@ -266,11 +339,18 @@ main(int argc, char **argv)
 	sigterm = evsignal_new(base, SIGTERM, signal_cb, NULL);
 	sigint = evsignal_new(base, SIGINT, signal_cb, NULL);
 	sweep = event_new(base, -1, EV_PERSIST, sweep_cb, NULL);
+	jev = event_new(base, journal_notify_fd(journal), EV_READ | EV_PERSIST,
+	    journal_cb, NULL);
+	compact = event_new(base, -1, EV_PERSIST, compact_cb, NULL);
+	ctv.tv_sec = settings.compact_interval;
+	ctv.tv_usec = 0;
 	tv.tv_sec = settings.sweep_ms / 1000;
 	tv.tv_usec = (settings.sweep_ms % 1000) * 1000;
 	if (sigterm == NULL || sigint == NULL || sweep == NULL ||
+	    jev == NULL || compact == NULL ||
 	    event_add(sigterm, NULL) == -1 || event_add(sigint, NULL) == -1 ||
-	    event_add(sweep, &tv) == -1)
+	    event_add(sweep, &tv) == -1 || event_add(jev, NULL) == -1 ||
+	    event_add(compact, &ctv) == -1)
 		fatalx("cannot set up events");
 
 	log_info("revokd %s listening on %s (max-ttl %llds, exp-grace %llds)",
@@ -280,6 +360,10 @@ main(int argc, char **argv)
 		fatalx("event loop failed");
 
 	server_free();
+	if (journal_close(journal) == -1)
+		log_warnx("journal: closing failed");
+	event_free(jev);
+	event_free(compact);
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(sweep);

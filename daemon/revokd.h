@@ -22,6 +22,9 @@ struct settings {
 	int		 client_timeout; /* seconds a paused client may stay stuck */
 	int		 shutdown_grace; /* seconds to flush replies on exit */
 	int		 sweep_ms;	/* expiry sweep period */
+	const char	*state_dir;	/* journal and snapshot live here */
+	int		 compact_interval; /* seconds between compactions */
+	size_t		 compact_min;	/* log bytes that never trigger one */
 };
 
 /* Counters reported by STATS. */
@@ -33,11 +36,13 @@ struct stats {
 	uint64_t	 revoked_total;		/* REVOKE that stored */
 	uint64_t	 checks_total;		/* CHECK executed */
 	uint64_t	 checks_revoked;	/* CHECK that said revoked */
+	uint64_t	 journal_appended;	/* last journal seq appended */
 };
 
 extern struct settings	 settings;
 extern struct stats	 stats;
 extern struct blocklist	*blocklist;	/* the revoked (iss, jti) pairs */
+extern struct journal	*journal;	/* their durable record */
 extern time_t		 start_time;	/* when the daemon started */
 
 #endif

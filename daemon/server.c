@@ -21,6 +21,7 @@
 
 #include "cmd.h"
 #include "command.h"
+#include "journal.h"
 #include "log.h"
 #include "reply.h"
 #include "resp.h"
@@ -42,10 +43,20 @@ struct conn {
 	struct reply_buf out;		/* encoded replies not yet sent */
 	int		 reading;	/* rev is armed */
 	int		 closing;	/* close once out is sent */
+	uint64_t	 sent;		/* bytes of replies sent so far */
+	int		 holding;	/* replies wait for the journal */
+	uint64_t	 hold_from;	/* reply byte (counted like sent) from
+					 * which replies are held */
+	uint64_t	 hold_seq;	/* journal sequence that releases them */
 	TAILQ_ENTRY(conn) entry;	/* in conns */
+	TAILQ_ENTRY(conn) hentry;	/* in held, while holding */
 };
 
 static TAILQ_HEAD(, conn) conns = TAILQ_HEAD_INITIALIZER(conns);
+/* Connections whose replies wait for a journal sync: a write is answered
+ * only once it is on disk, and replies stay in request order. */
+static TAILQ_HEAD(, conn) held = TAILQ_HEAD_INITIALIZER(held);
+static int		 wrote;		/* a write was journaled this turn */
 static struct event_base *base;		/* the daemon's loop */
 static struct event	*accept_ev;	/* listening socket readable */
 static struct event	*accept_pause;	/* re-arms accept after EMFILE */
@@ -199,6 +210,18 @@ conn_update(struct conn *c)
 		event_add(c->stall, &tv);
 }
 
+/* Return the bytes of reply that may be sent now: those before the first
+ * reply still waiting for the journal. */
+static size_t
+conn_sendable(const struct conn *c)
+{
+	size_t	 pending = reply_pending(&c->out);
+
+	if (c->holding && c->hold_from - c->sent < pending)
+		return (size_t)(c->hold_from - c->sent);
+	return pending;
+}
+
 /* Write as much pending output as the socket takes. Returns -1 if the
  * connection was freed. */
 static int
@@ -211,11 +234,12 @@ conn_flush(struct conn *c)
 		conn_drop(c, "out of memory for replies");
 		return -1;
 	}
-	while ((pending = reply_pending(&c->out)) > 0) {
+	while ((pending = conn_sendable(c)) > 0) {
 		n = send(c->fd, c->out.data + c->out.off, pending,
 		    MSG_NOSIGNAL);
 		if (n > 0) {
 			reply_consume(&c->out, (size_t)n);
+			c->sent += (uint64_t)n;
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
@@ -227,8 +251,10 @@ conn_flush(struct conn *c)
 		conn_free(c);
 		return -1;
 	}
-	if (reply_pending(&c->out) > 0)
+	if (conn_sendable(c) > 0)
 		event_add(c->wev, NULL);
+	else if (reply_pending(&c->out) > 0)
+		event_del(c->wev);	/* the rest waits for the journal */
 	else {
 		event_del(c->wev);
 		if (c->closing || shutting_down) {
@@ -247,7 +273,9 @@ conn_process(struct conn *c)
 	struct command		 cmd;
 	enum resp_status	 st;
 	enum command_status	 cs;
-	char			 err[256];
+	struct cmd_result	 res;
+	char			 err[COMMAND_ERR_MAX];
+	uint64_t		 before;
 	int64_t			 now = server_now();
 
 	while (!c->closing &&
@@ -278,8 +306,24 @@ conn_process(struct conn *c)
 			continue;
 		}
 		stats.commands_total++;
-		if (cmd_execute(&cmd, &c->out, now))
+		before = c->sent + reply_pending(&c->out);
+		cmd_execute(&cmd, &c->out, now, &res);
+		if (res.close)
 			c->closing = 1;
+		if (res.seq != 0) {
+			/* This reply and every later one wait for the sync. */
+			if (!c->holding) {
+				c->holding = 1;
+				c->hold_from = before;
+				TAILQ_INSERT_TAIL(&held, c, hentry);
+			}
+			c->hold_seq = res.seq;
+			wrote = 1;
+		}
+	}
+	if (wrote) {
+		journal_kick(journal);
+		wrote = 0;
 	}
 }
 
@@ -358,6 +402,8 @@ static void
 conn_free(struct conn *c)
 {
 	TAILQ_REMOVE(&conns, c, entry);
+	if (c->holding)
+		TAILQ_REMOVE(&held, c, hentry);
 	stats.connections--;
 	event_free(c->rev);
 	event_free(c->wev);
@@ -524,6 +570,23 @@ server_shutdown(void)
 	if ((grace_ev = evtimer_new(base, grace_cb, NULL)) == NULL ||
 	    evtimer_add(grace_ev, &tv) == -1)
 		event_base_loopexit(base, NULL);
+}
+
+/* Send the replies that waited for journal sequence numbers up to
+ * durable, and resume those clients. */
+void
+server_release(uint64_t durable)
+{
+	struct conn	*c, *next;
+
+	for (c = TAILQ_FIRST(&held); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, hentry);
+		if (c->hold_seq > durable)
+			continue;
+		c->holding = 0;
+		TAILQ_REMOVE(&held, c, hentry);
+		conn_write_cb(c->fd, EV_WRITE, c);
+	}
 }
 
 /* Free every connection and the server's events (after the loop ends). */

@@ -14,6 +14,9 @@ int server_start(struct event_base *, int fd, const char *path);
 /* Stop accepting, unlink the socket, flush pending replies, then end the
  * event loop (after shutdown_grace seconds at the latest). */
 void server_shutdown(void);
+/* Send the replies that waited for journal sequence numbers up to durable
+ * and resume those clients. */
+void server_release(uint64_t durable);
 /* Free every connection and the server's events (after the loop ends). */
 void server_free(void);
 

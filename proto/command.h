@@ -8,6 +8,7 @@
 #define COMMAND_MAX_JTI_DEFAULT 256	/* bytes in a jti */
 #define COMMAND_MAX_ISS_DEFAULT 256	/* bytes in an issuer */
 #define COMMAND_MAX_REASON_DEFAULT 512	/* bytes in a reason */
+#define COMMAND_ERR_MAX 256		/* bytes of a decode error message */
 
 /* Handler ids. */
 enum command_id {

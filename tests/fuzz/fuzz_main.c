@@ -135,6 +135,7 @@ main(int argc, char *argv[])
 	DIR			*d;
 	struct dirent		*de;
 	char			 path[4096];
+	const char		*name;
 	uint8_t			*buf;
 
 	if (argc != 2) {
@@ -172,7 +173,9 @@ main(int argc, char *argv[])
 		LLVMFuzzerTestOneInput(buf, len);
 		runs++;
 	}
-	printf("fuzz_resp: %zu inputs, 0 crashes\n", runs);
+	name = strrchr(argv[0], '/');
+	printf("%s: %zu inputs, 0 crashes\n", name != NULL ? name + 1 :
+	    argv[0], runs);
 	free(buf);
 	for (i = 0; i < nfiles; i++)
 		free(files[i].data);

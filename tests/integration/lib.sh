@@ -6,6 +6,8 @@ set -u
 BIN=${1:?usage: $0 BINDIR}
 TMP=$(mktemp -d /tmp/revokd-test.XXXXXX)
 SOCK=$TMP/revokd.sock
+STATE=$TMP/state
+mkdir -p "$STATE"
 DAEMON_PID=
 FAILS=0
 PASSES=0
@@ -32,7 +34,8 @@ wait_for() {
 
 # Start revokd on $SOCK with extra arguments; wait until it answers.
 daemon_start() {
-	"$BIN/revokd" --socket "$SOCK" "$@" 2>>"$TMP/revokd.log" &
+	"$BIN/revokd" --socket "$SOCK" --state-dir "$STATE" "$@" \
+	    2>>"$TMP/revokd.log" &
 	DAEMON_PID=$!
 	if ! wait_for "$BIN/revokectl" -s "$SOCK" ping; then
 		echo "daemon did not come up; log:" >&2

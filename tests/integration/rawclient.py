@@ -8,6 +8,8 @@ usage: rawclient.py SOCKET MODE [ARGS]
                     arrive in order; print "ok N"
   garbage           send a malformed frame; expect -ERR Protocol error then
                     EOF; print "closed"
+  count PREFIX N    pipeline CHECK PREFIX1..PREFIXN, print how many are
+                    revoked
   noread N          send N CHECKs without reading any reply, then wait for
                     the daemon to drop us (EOF or reset); print "dropped"
 """
@@ -17,6 +19,7 @@ import sys
 import time
 
 DEADLINE = 20.0
+NOT_REVOKED = b"*1\r\n$11\r\nnot_revoked\r\n"
 
 
 def connect(path):
@@ -76,6 +79,43 @@ def main():
             print("mismatch", repr(got[:200]))
             sys.exit(1)
         print("ok", n)
+    elif mode == "count":
+        prefix, n = sys.argv[3], int(sys.argv[4])
+        s.sendall(b"".join(bulk("CHECK", "%s%d" % (prefix, i))
+                           for i in range(1, n + 1)))
+        buf, replies, revoked = b"", 0, 0
+        while replies < n:
+            chunk = s.recv(65536)
+            if not chunk:
+                sys.exit("connection closed after %d replies" % replies)
+            buf += chunk
+            while True:
+                if buf.startswith(NOT_REVOKED):
+                    buf = buf[len(NOT_REVOKED):]
+                    replies += 1
+                    continue
+                if buf.startswith(b"*4\r\n"):
+                    # revoked, rule, until, reason: walk four elements
+                    pos, ok = 4, True
+                    for _ in range(4):
+                        end = buf.find(b"\r\n", pos)
+                        if end < 0:
+                            ok = False
+                            break
+                        if buf[pos:pos + 1] == b"$":
+                            pos = end + 2 + int(buf[pos + 1:end]) + 2
+                            if pos > len(buf):
+                                ok = False
+                                break
+                        else:
+                            pos = end + 2
+                    if ok:
+                        buf = buf[pos:]
+                        replies += 1
+                        revoked += 1
+                        continue
+                break
+        print(revoked)
     elif mode == "garbage":
         s.sendall(b"*1\r\n$abc\r\nPING\r\n")
         data, eof = read_until_eof(s)

@@ -103,6 +103,7 @@ expect_eq "SIGTERM exit status" "0" "$?"
 
 # Expiry in the daemon: with no grace, an entry is refused until its exp,
 # then the sweep frees it (entries back to 0) without any command.
+rm -f "$STATE"/journal.*
 daemon_start --exp-grace 0
 soon=$(( $(date +%s) + 2 ))
 expect_eq "REVOKE expiring soon" "OK" "$($R REVOKE soon $soon)"

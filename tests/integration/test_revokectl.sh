@@ -4,21 +4,22 @@
 # 3 daemon unreachable), plus the daemon's own command line.
 . "$(dirname "$0")/lib.sh"
 CTL="$BIN/revokectl"
-D="$BIN/revokd"
+D=("$BIN/revokd" --state-dir "$STATE")
 
 # The daemon's command line.
-expect_exit "revokd -n" 0 "$D" -n --socket "$SOCK"
+expect_exit "revokd -n" 0 "${D[@]}" -n --socket "$SOCK"
 expect_eq "revokd -n says OK" "configuration OK" "$(cat "$TMP/err")"
-expect_exit "revokd -n, missing socket dir" 1 "$D" -n --socket "$TMP/no/such/dir/s"
-expect_exit "revokd -n, abstract socket" 1 "$D" -n --socket @revokd
-expect_exit "revokd unknown option" 2 "$D" --bogus
-expect_exit "revokd --max-ttl bad" 2 "$D" -n --max-ttl 5x
-expect_exit "revokd --exp-grace bad" 2 "$D" -n --exp-grace -1
-expect_exit "revokd --version" 0 "$D" --version
-expect_exit "revokd --help" 0 "$D" --help
+expect_exit "revokd -n, missing socket dir" 1 "${D[@]}" -n --socket "$TMP/no/such/dir/s"
+expect_exit "revokd -n, abstract socket" 1 "${D[@]}" -n --socket @revokd
+expect_exit "revokd -n, missing state dir" 1 "$BIN/revokd" -n --socket "$SOCK" --state-dir "$TMP/nostate"
+expect_exit "revokd unknown option" 2 "${D[@]}" --bogus
+expect_exit "revokd --max-ttl bad" 2 "${D[@]}" -n --max-ttl 5x
+expect_exit "revokd --exp-grace bad" 2 "${D[@]}" -n --exp-grace -1
+expect_exit "revokd --version" 0 "${D[@]}" --version
+expect_exit "revokd --help" 0 "${D[@]}" --help
 expect_eq "revokd --help on stdout" "usage:" "$(head -c 6 "$TMP/out")"
 : > "$TMP/notasocket"
-expect_exit "revokd refuses to replace a non-socket" 1 "$D" --socket "$TMP/notasocket"
+expect_exit "revokd refuses to replace a non-socket" 1 "${D[@]}" --socket "$TMP/notasocket"
 expect_eq "non-socket file kept" "kept" "$([ -f "$TMP/notasocket" ] && echo kept)"
 
 expect_exit "ping, no daemon" 3 "$CTL" ping
@@ -40,7 +41,7 @@ wait "$fake"
 
 daemon_start
 expect_eq "socket mode 0660" "660" "$(stat -c %a "$SOCK")"
-expect_exit "second daemon on a live socket" 1 "$D" --socket "$SOCK"
+expect_exit "second daemon on a live socket" 1 "${D[@]}" --socket "$SOCK"
 expect_exit "first daemon still serves" 0 "$CTL" ping
 expect_eq "ping output" "pong" "$(cat "$TMP/out")"
 
