@@ -34,10 +34,15 @@ wait_for() {
 
 # Start revokd on $SOCK with extra arguments; wait until it answers.
 daemon_start() {
-	"$BIN/revokd" --socket "$SOCK" --state-dir "$STATE" "$@" \
-	    2>>"$TMP/revokd.log" &
+	local wrap=()
+	if [ "${REVOKD_VALGRIND:-0}" = 1 ]; then
+		wrap=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite
+		    --error-exitcode=99 --log-file="$TMP/valgrind.%p.log")
+	fi
+	"${wrap[@]}" "$BIN/revokd" --socket "$SOCK" --state-dir "$STATE" \
+	    "$@" 2>>"$TMP/revokd.log" &
 	DAEMON_PID=$!
-	if ! wait_for "$BIN/revokectl" -s "$SOCK" ping; then
+	if ! DEADLINE=${DEADLINE:-30} wait_for "$BIN/revokectl" -s "$SOCK" ping; then
 		echo "daemon did not come up; log:" >&2
 		cat "$TMP/revokd.log" >&2
 		exit 1
@@ -89,6 +94,13 @@ expect_exit() {
 
 # finish: print the summary and exit non-zero if anything failed.
 finish() {
+	local f
+	# Under valgrind (REVOKD_VALGRIND=1) any report is a failure, also
+	# from daemons that were killed and so had no exit status to give.
+	for f in "$TMP"/valgrind.*.log; do
+		[ -s "$f" ] || continue
+		not_ok "valgrind report $(basename "$f")" "$(head -c 2000 "$f")"
+	done
 	echo "$PASSES passed, $FAILS failed"
 	[ "$FAILS" -eq 0 ]
 }
