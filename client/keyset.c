@@ -95,6 +95,27 @@ keyset_key_clear(struct keyset_key *k)
 	memset(k, 0, sizeof *k);
 }
 
+/* Run OpenSSL's public key validation on pkey (RSA: modulus and a sane
+ * exponent, so e = 1 cannot turn verification into a comparison; EC: the
+ * point is on the curve); frees it and fails if it does not pass. */
+static int
+check_public(EVP_PKEY *pkey, const struct keyset_alg *a, char *err,
+    size_t errlen)
+{
+	EVP_PKEY_CTX	*ctx;
+	int		 ok;
+
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+	ok = ctx != NULL && EVP_PKEY_public_check(ctx) == 1;
+	EVP_PKEY_CTX_free(ctx);
+	if (!ok) {
+		EVP_PKEY_free(pkey);
+		return ks_fail(err, errlen, "%s: public key fails validation",
+		    a->name);
+	}
+	return 0;
+}
+
 /* Check that pkey is a public key fit for alg; frees it if not. */
 static int
 check_pkey(EVP_PKEY *pkey, const struct keyset_alg *a, char *err,
@@ -115,7 +136,7 @@ check_pkey(EVP_PKEY *pkey, const struct keyset_alg *a, char *err,
 			return ks_fail(err, errlen, "%s: RSA key under %d bits",
 			    a->name, KEYSET_RSA_MIN_BITS);
 		}
-		return 0;
+		return check_public(pkey, a, err, errlen);
 	}
 	if (!EVP_PKEY_is_a(pkey, "EC") ||
 	    EVP_PKEY_get_group_name(pkey, group, sizeof group, &glen) != 1) {
@@ -127,7 +148,7 @@ check_pkey(EVP_PKEY *pkey, const struct keyset_alg *a, char *err,
 		return ks_fail(err, errlen, "%s: EC key not on %s", a->name,
 		    a->crv);
 	}
-	return 0;
+	return check_public(pkey, a, err, errlen);
 }
 
 /* Parse a PEM public key of the algorithm's type into *out. */

@@ -51,6 +51,9 @@
 
 #define VERIFY_LEEWAY_DEFAULT	30	/* seconds of clock skew by default */
 #define VERIFY_LEEWAY_MAX	300	/* most clock skew one may allow */
+#define VERIFY_MAX_TTL_DEFAULT	2592000	/* exp at most 30 days ahead: revokd's
+					 * own --max-ttl default */
+#define VERIFY_EXP_MAX		4294967295LL	/* revokd keeps 32-bit exps */
 #define VERIFY_JTI_MAX		256	/* bytes in a jti */
 #define VERIFY_CLAIM_MAX	1024	/* bytes in a required iss or aud */
 #define VERIFY_LEN_MAX		65536	/* most one may set as max length */
@@ -95,6 +98,7 @@ struct revokd_verifier {
 	char			*aud;		/* required audience or NULL */
 	size_t			 maxlen;	/* most bytes in a token */
 	long long		 max_lifetime;	/* most exp - iat, 0: any */
+	long long		 max_ttl;	/* most exp - now */
 	char			*typs[VERIFY_TYPS_MAX];	/* accepted typ */
 	size_t			 ntyps;		/* entries in typs */
 	int			 fail_open;	/* VALID_UNCHECKED if no daemon */
@@ -241,6 +245,7 @@ revokd_verifier_new(void)
 	atomic_init(&v->live->hits, 0);
 	atomic_init(&v->live->misses, 0);
 	v->leeway = VERIFY_LEEWAY_DEFAULT;
+	v->max_ttl = VERIFY_MAX_TTL_DEFAULT;
 	v->maxlen = TOKEN_MAX_LEN_DEFAULT;
 	if ((v->live->keys = keyset_new()) == NULL ||
 	    (v->sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL)) == NULL ||
@@ -468,6 +473,19 @@ revokd_verifier_set_max_lifetime(revokd_verifier_t *v, long long seconds)
 	if (seconds < 0)
 		return verifier_fail(v, "negative max lifetime");
 	v->max_lifetime = seconds;
+	verifier_forget(v);
+	return 0;
+}
+
+/* Set how far ahead exp may be (the daemon's --max-ttl). */
+int
+revokd_verifier_set_max_ttl(revokd_verifier_t *v, long long seconds)
+{
+	if (v == NULL)
+		return -1;
+	if (seconds < 1 || seconds > VERIFY_EXP_MAX)
+		return verifier_fail(v, "max ttl out of range");
+	v->max_ttl = seconds;
 	verifier_forget(v);
 	return 0;
 }
@@ -781,6 +799,12 @@ verify_claims(const revokd_verifier_t *v, const struct token_claims *c,
 	if (v->max_lifetime > 0 && (!c->has_iat ||
 	    __builtin_sub_overflow(c->exp, c->iat, &life) ||
 	    life > v->max_lifetime))
+		return REVOKD_MALFORMED;
+	/* A token the daemon would refuse to revoke (exp beyond its max-ttl,
+	 * or past 32-bit time) must not be accepted either: it could never
+	 * be taken back. */
+	if (c->exp > VERIFY_EXP_MAX ||
+	    __builtin_sub_overflow(c->exp, now, &life) || life > v->max_ttl)
 		return REVOKD_MALFORMED;
 	if (v->iss != NULL && (c->iss == NULL || strcmp(c->iss, v->iss) != 0))
 		return REVOKD_WRONG_ISSUER;

@@ -337,7 +337,11 @@ jscan_file(const uint8_t *buf, size_t len, int tail_ok,
 			 * fill a crash can leave past the written data. */
 			return all_zero(buf + off, len - off) ? 1 : -1;
 		default:
-			return off + ext == len ? 1 : -1;
+			/* Torn if nothing follows, or only zeros: after a
+			 * power cut a file system may leave the unsynced end
+			 * of the file zero-filled, over several records. */
+			return off + ext >= len ||
+			    all_zero(buf + off + ext, len - off - ext) ? 1 : -1;
 		}
 	}
 	*end = len;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -136,7 +137,9 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vwrite(LOG_ERR, fmt, ap, saved);
 	va_end(ap);
-	exit(1);
+	/* _exit: fatal may be called from the journal writer thread while
+	 * the loop runs; atexit handlers must not race it. */
+	_exit(1);
 }
 
 /* Log an error and exit 1. */
@@ -148,5 +151,7 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vwrite(LOG_ERR, fmt, ap, 0);
 	va_end(ap);
-	exit(1);
+	/* _exit: fatal may be called from the journal writer thread while
+	 * the loop runs; atexit handlers must not race it. */
+	_exit(1);
 }

@@ -31,6 +31,14 @@
 #define READ_CHUNK	16384	/* bytes asked of one read() */
 #define ACCEPT_BATCH	64	/* connections accepted per callback */
 #define LISTEN_BACKLOG	511	/* listen(2) backlog */
+#define HOLD_MARKS	16	/* hold marks kept per connection */
+
+/* A point in a connection's replies from which they wait for the journal:
+ * one per batch of requests that wrote. */
+struct hold_mark {
+	uint64_t	 from;		/* reply byte (counted like sent) */
+	uint64_t	 seq;		/* journal sequence that releases it */
+};
 
 /* One client connection. */
 struct conn {
@@ -44,10 +52,9 @@ struct conn {
 	int		 reading;	/* rev is armed */
 	int		 closing;	/* close once out is sent */
 	uint64_t	 sent;		/* bytes of replies sent so far */
-	int		 holding;	/* replies wait for the journal */
-	uint64_t	 hold_from;	/* reply byte (counted like sent) from
-					 * which replies are held */
-	uint64_t	 hold_seq;	/* journal sequence that releases them */
+	struct hold_mark marks[HOLD_MARKS]; /* ring, oldest at mhead */
+	unsigned	 mhead;		/* index of the oldest mark */
+	unsigned	 nmarks;	/* marks in use; > 0 while in held */
 	TAILQ_ENTRY(conn) entry;	/* in conns */
 	TAILQ_ENTRY(conn) hentry;	/* in held, while holding */
 };
@@ -56,7 +63,6 @@ static TAILQ_HEAD(, conn) conns = TAILQ_HEAD_INITIALIZER(conns);
 /* Connections whose replies wait for a journal sync: a write is answered
  * only once it is on disk, and replies stay in request order. */
 static TAILQ_HEAD(, conn) held = TAILQ_HEAD_INITIALIZER(held);
-static int		 wrote;		/* a write was journaled this turn */
 static struct event_base *base;		/* the daemon's loop */
 static struct event	*accept_ev;	/* listening socket readable */
 static struct event	*accept_pause;	/* re-arms accept after EMFILE */
@@ -67,7 +73,8 @@ static int		 shutting_down;	/* server_shutdown() was called */
 static uint64_t		 next_id = 1;	/* connection ids */
 
 static void	conn_free(struct conn *);
-static void	conn_process(struct conn *);
+static int	conn_process(struct conn *);
+static size_t	conn_sendable(const struct conn *);
 static int	conn_flush(struct conn *);
 
 /* Return the current time in Unix seconds. */
@@ -189,24 +196,31 @@ conn_drop(struct conn *c, const char *why)
 	conn_free(c);
 }
 
-/* Re-evaluate what the connection waits for after its state changed.
- * The stall timer runs while the client owes us the rest of a request or
- * we cannot send it its replies; it is not restarted by partial progress,
- * so a client trickling a byte at a time is still dropped. */
+/*
+ * Re-evaluate what the connection waits for after its state changed.
+ * Reading pauses while unsent replies (sendable or still waiting for the
+ * journal) reach out_limit. The stall timer runs only while the client is
+ * at fault: it leaves out_limit of replies it could have unread, or owes
+ * us the rest of a request while we are reading. Byte-level progress does
+ * not restart it, so a client trickling one byte at a time is still
+ * dropped; a completed request (progressed) does.
+ */
 static void
-conn_update(struct conn *c)
+conn_update(struct conn *c, int progressed)
 {
 	struct timeval	 tv = { settings.client_timeout, 0 };
-	size_t		 out = reply_pending(&c->out);
-	int		 stuck, waiting;
+	size_t		 sendable = conn_sendable(c);
+	int		 reading, waiting;
 
-	stuck = out >= settings.out_limit;
-	waiting = stuck || (c->closing && out > 0) ||
-	    (!c->closing && resp_parser_pending(c->parser) > 0);
-	conn_set_reading(c, !c->closing && !shutting_down && !stuck);
-	if (!waiting)
+	reading = !c->closing && !shutting_down &&
+	    reply_pending(&c->out) < settings.out_limit;
+	conn_set_reading(c, reading);
+	waiting = sendable >= settings.out_limit ||
+	    (c->closing && sendable > 0) ||
+	    (reading && resp_parser_pending(c->parser) > 0);
+	if (!waiting || progressed)
 		event_del(c->stall);
-	else if (!event_pending(c->stall, EV_TIMEOUT, NULL))
+	if (waiting && !event_pending(c->stall, EV_TIMEOUT, NULL))
 		event_add(c->stall, &tv);
 }
 
@@ -217,8 +231,8 @@ conn_sendable(const struct conn *c)
 {
 	size_t	 pending = reply_pending(&c->out);
 
-	if (c->holding && c->hold_from - c->sent < pending)
-		return (size_t)(c->hold_from - c->sent);
+	if (c->nmarks > 0 && c->marks[c->mhead].from - c->sent < pending)
+		return (size_t)(c->marks[c->mhead].from - c->sent);
 	return pending;
 }
 
@@ -265,8 +279,29 @@ conn_flush(struct conn *c)
 	return 0;
 }
 
-/* Execute every whole request buffered, while the output has room. */
+/* Hold the replies from byte from on until journal sequence seq is
+ * durable. With every mark in use the newest absorbs it (holding longer,
+ * never shorter). */
 static void
+conn_hold(struct conn *c, uint64_t from, uint64_t seq)
+{
+	struct hold_mark	*m;
+
+	if (c->nmarks == HOLD_MARKS) {
+		m = &c->marks[(c->mhead + c->nmarks - 1) % HOLD_MARKS];
+		m->seq = seq;
+		return;
+	}
+	if (c->nmarks == 0)
+		TAILQ_INSERT_TAIL(&held, c, hentry);
+	m = &c->marks[(c->mhead + c->nmarks++) % HOLD_MARKS];
+	m->from = from;
+	m->seq = seq;
+}
+
+/* Execute every whole request buffered, while the output has room;
+ * returns how many were taken. */
+static int
 conn_process(struct conn *c)
 {
 	struct resp_request	 req;
@@ -275,14 +310,16 @@ conn_process(struct conn *c)
 	enum command_status	 cs;
 	struct cmd_result	 res;
 	char			 err[COMMAND_ERR_MAX];
-	uint64_t		 before;
+	uint64_t		 before, from = 0, seq = 0;
 	int64_t			 now = server_now();
+	int			 taken = 0;
 
 	while (!c->closing &&
 	    reply_pending(&c->out) < settings.out_limit) {
 		st = resp_parser_get(c->parser, &req);
 		if (st == RESP_INCOMPLETE)
 			break;
+		taken++;
 		if (st == RESP_ERROR) {
 			reply_errorf(&c->out, "ERR Protocol error: %s",
 			    resp_parser_errstr(c->parser));
@@ -312,19 +349,16 @@ conn_process(struct conn *c)
 			c->closing = 1;
 		if (res.seq != 0) {
 			/* This reply and every later one wait for the sync. */
-			if (!c->holding) {
-				c->holding = 1;
-				c->hold_from = before;
-				TAILQ_INSERT_TAIL(&held, c, hentry);
-			}
-			c->hold_seq = res.seq;
-			wrote = 1;
+			if (seq == 0)
+				from = before;
+			seq = res.seq;
 		}
 	}
-	if (wrote) {
+	if (seq != 0) {
+		conn_hold(c, from, seq);
 		journal_kick(journal);
-		wrote = 0;
 	}
+	return taken;
 }
 
 /* Read from a client and answer what it sent. */
@@ -335,6 +369,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	char		*space;
 	size_t		 avail;
 	ssize_t		 n;
+	int		 taken;
 
 	(void)what;
 	if ((space = resp_parser_space(c->parser, READ_CHUNK,
@@ -356,13 +391,13 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		c->closing = 1;
 		conn_set_reading(c, 0);
 		if (conn_flush(c) == 0)
-			conn_update(c);
+			conn_update(c, 0);
 		return;
 	}
 	resp_parser_commit(c->parser, (size_t)n);
-	conn_process(c);
+	taken = conn_process(c);
 	if (conn_flush(c) == 0)
-		conn_update(c);
+		conn_update(c, taken > 0);
 }
 
 /* The socket can take more output: send it, then resume requests. */
@@ -370,6 +405,7 @@ static void
 conn_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c = arg;
+	int		 taken = 0;
 
 	(void)fd;
 	(void)what;
@@ -378,11 +414,11 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	if (!c->closing && !shutting_down &&
 	    reply_pending(&c->out) < settings.out_limit) {
 		/* Requests left buffered when output was full. */
-		conn_process(c);
+		taken = conn_process(c);
 		if (conn_flush(c) == -1)
 			return;
 	}
-	conn_update(c);
+	conn_update(c, taken > 0);
 }
 
 /* The client stayed stuck for client_timeout seconds. */
@@ -393,7 +429,7 @@ conn_stall_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	conn_drop(c, reply_pending(&c->out) > 0 ? "not reading its replies" :
+	conn_drop(c, conn_sendable(c) > 0 ? "not reading its replies" :
 	    "request not completed in time");
 }
 
@@ -402,7 +438,7 @@ static void
 conn_free(struct conn *c)
 {
 	TAILQ_REMOVE(&conns, c, entry);
-	if (c->holding)
+	if (c->nmarks > 0)
 		TAILQ_REMOVE(&held, c, hentry);
 	stats.connections--;
 	event_free(c->rev);
@@ -581,10 +617,14 @@ server_release(uint64_t durable)
 
 	for (c = TAILQ_FIRST(&held); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, hentry);
-		if (c->hold_seq > durable)
+		if (c->marks[c->mhead].seq > durable)
 			continue;
-		c->holding = 0;
-		TAILQ_REMOVE(&held, c, hentry);
+		while (c->nmarks > 0 && c->marks[c->mhead].seq <= durable) {
+			c->mhead = (c->mhead + 1) % HOLD_MARKS;
+			c->nmarks--;
+		}
+		if (c->nmarks == 0)
+			TAILQ_REMOVE(&held, c, hentry);
 		conn_write_cb(c->fd, EV_WRITE, c);
 	}
 }

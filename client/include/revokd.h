@@ -177,6 +177,12 @@ REVOKD_API int revokd_verifier_reload(revokd_verifier_t *);
  * (a token this verifier never accepts, like one without exp). 0 or -1. */
 REVOKD_API int revokd_verifier_set_max_lifetime(revokd_verifier_t *,
     long long seconds);
+/* Refuse (as REVOKD_MALFORMED) tokens whose exp is more than seconds
+ * ahead of now, or past 2106 (default 2592000, 30 days: the daemon's
+ * default --max-ttl, beyond which it refuses to revoke; keep the two
+ * equal). A token that could not be revoked is not accepted. 0 or -1. */
+REVOKD_API int revokd_verifier_set_max_ttl(revokd_verifier_t *,
+    long long seconds);
 /* Refuse tokens longer than bytes before decoding anything (default
  * 8192, at most 65536). 0 or -1. */
 REVOKD_API int revokd_verifier_set_max_length(revokd_verifier_t *,

@@ -26,6 +26,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
@@ -573,6 +574,95 @@ hs(const char *payload)
 }
 
 /* exp in the past beyond the leeway is expired; within it, valid. */
+/* exp further ahead than the daemon's max-ttl (so unrevocable) is refused;
+ * the limit follows revokd_verifier_set_max_ttl(). */
+START_TEST(test_max_ttl)
+{
+	revokd_verifier_t	*v = verifier_for("HS256");
+	struct token_claims	 c;
+	char			*tok;
+
+	tok = hs("{\"jti\":\"a\",\"exp\":2592000}");
+	ck_assert_int_eq(verify_token_at(v, tok, strlen(tok), 0, &c),
+	    REVOKD_VALID);
+	token_claims_free(&c);
+	free(tok);
+	tok = hs("{\"jti\":\"a\",\"exp\":2592001}");
+	ck_assert_int_eq(verify_token_at(v, tok, strlen(tok), 0, &c),
+	    REVOKD_MALFORMED);
+	token_claims_free(&c);
+	ck_assert_int_eq(revokd_verifier_set_max_ttl(v, 2592001), 0);
+	ck_assert_int_eq(verify_token_at(v, tok, strlen(tok), 0, &c),
+	    REVOKD_VALID);
+	token_claims_free(&c);
+	free(tok);
+	/* Past 32-bit time the daemon cannot hold it, whatever the limit. */
+	ck_assert_int_eq(revokd_verifier_set_max_ttl(v, 4294967295LL), 0);
+	tok = hs("{\"jti\":\"a\",\"exp\":4294967296}");
+	ck_assert_int_eq(verify_token_at(v, tok, strlen(tok), 1, &c),
+	    REVOKD_MALFORMED);
+	token_claims_free(&c);
+	free(tok);
+	ck_assert_int_eq(revokd_verifier_set_max_ttl(v, 0), -1);
+	revokd_verifier_free(v);
+}
+END_TEST
+
+/* An RSA public key with e = 1 would make "verification" a comparison
+ * anyone can satisfy: refused at load, as a PEM and in a key dir. */
+START_TEST(test_rsa_e1_refused)
+{
+	OSSL_PARAM_BLD		*bld;
+	OSSL_PARAM		*params;
+	EVP_PKEY_CTX		*ctx;
+	EVP_PKEY		*pkey = NULL;
+	BIGNUM			*n, *e;
+	BIO			*bio;
+	char			*pem, dir[] = "/tmp/revokd-e1.XXXXXX", path[64];
+	long			 len;
+	revokd_verifier_t	*v = revokd_verifier_new();
+	FILE			*f;
+
+	n = BN_new();
+	e = BN_new();
+	ck_assert(BN_rand(n, 2048, BN_RAND_TOP_TWO, BN_RAND_BOTTOM_ODD));
+	ck_assert(BN_set_word(e, 1));
+	bld = OSSL_PARAM_BLD_new();
+	ck_assert(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n));
+	ck_assert(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e));
+	params = OSSL_PARAM_BLD_to_param(bld);
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	ck_assert_int_eq(EVP_PKEY_fromdata_init(ctx), 1);
+	ck_assert_int_eq(EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY,
+	    params), 1);
+	bio = BIO_new(BIO_s_mem());
+	ck_assert_int_eq(PEM_write_bio_PUBKEY(bio, pkey), 1);
+	len = BIO_get_mem_data(bio, &pem);
+
+	ck_assert_int_eq(revokd_verifier_set_key(v, "RS256",
+	    (const unsigned char *)pem, (size_t)len), -1);
+	ck_assert_ptr_nonnull(strstr(revokd_verifier_errstr(v),
+	    "validation"));
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/k1.RS256.pem", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	ck_assert_int_eq(fwrite(pem, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	ck_assert_int_eq(revokd_verifier_load_key_dir(v, dir), -1);
+	unlink(path);
+	rmdir(dir);
+
+	BIO_free(bio);
+	EVP_PKEY_free(pkey);
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(n);
+	BN_free(e);
+	revokd_verifier_free(v);
+}
+END_TEST
+
 START_TEST(test_exp)
 {
 	revokd_verifier_t	*v;
@@ -601,9 +691,10 @@ START_TEST(test_exp)
 	ck_assert_int_eq(revokd_verifier_set_leeway(v, 300), 0);
 	ck_assert_int_eq(revokd_verifier_set_leeway(v, 301), -1);
 	free(tok);
-	/* an absurd exp does not overflow anything */
+	/* an absurd exp overflows nothing, and a token that far out could
+	 * never be revoked: refused */
 	tok = hs("{\"jti\":\"a\",\"exp\":9223372036854775807}");
-	ck_assert_int_eq(revokd_verify(v, tok, strlen(tok)), REVOKD_VALID);
+	ck_assert_int_eq(revokd_verify(v, tok, strlen(tok)), REVOKD_MALFORMED);
 	free(tok);
 	tok = hs("{\"jti\":\"a\",\"exp\":-9223372036854775807}");
 	ck_assert_int_eq(revokd_verify(v, tok, strlen(tok)), REVOKD_EXPIRED);
@@ -2293,6 +2384,8 @@ verify_suite(void)
 
 	tc = tcase_create("time");
 	tcase_add_test(tc, test_exp);
+	tcase_add_test(tc, test_max_ttl);
+	tcase_add_test(tc, test_rsa_e1_refused);
 	tcase_add_test(tc, test_nbf);
 	tcase_add_test(tc, test_iat);
 	tcase_add_test(tc, test_time_types);
