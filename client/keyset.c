@@ -23,6 +23,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/decoder.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
@@ -151,7 +152,32 @@ check_pkey(EVP_PKEY *pkey, const struct keyset_alg *a, char *err,
 	return check_public(pkey, a, err, errlen);
 }
 
-/* Parse a PEM public key of the algorithm's type into *out. */
+/* Decode a PKCS#1 "RSA PUBLIC KEY" PEM (openssl rsa -RSAPublicKey_out),
+ * public part only; NULL if key is not one. */
+static EVP_PKEY *
+decode_rsa_pkcs1(const unsigned char *key, size_t keylen)
+{
+	OSSL_DECODER_CTX	*dctx;
+	EVP_PKEY		*pkey = NULL;
+	const unsigned char	*data = key;
+	size_t			 len = keylen;
+
+	/* "type-specific" is PKCS#1 for RSA; SubjectPublicKeyInfo was
+	 * already tried by the caller. */
+	dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, "PEM", "type-specific",
+	    "RSA", EVP_PKEY_PUBLIC_KEY, NULL, NULL);
+	if (dctx == NULL)
+		return NULL;
+	if (OSSL_DECODER_from_data(dctx, &data, &len) != 1) {
+		EVP_PKEY_free(pkey);
+		pkey = NULL;
+	}
+	OSSL_DECODER_CTX_free(dctx);
+	return pkey;
+}
+
+/* Parse a PEM public key of the algorithm's type into *out: a
+ * SubjectPublicKeyInfo ("PUBLIC KEY"), or for RS* also PKCS#1. */
 static int
 parse_pem(const struct keyset_alg *a, const unsigned char *key,
     size_t keylen, EVP_PKEY **out, char *err, size_t errlen)
@@ -164,12 +190,17 @@ parse_pem(const struct keyset_alg *a, const unsigned char *key,
 	pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
 	BIO_free(bio);
 	if (pkey == NULL) {
-		/* A private key is refused: verifiers should not hold one. */
+		/* A private key is refused: verifiers should not hold one.
+		 * Checked before the PKCS#1 decoder so that an "RSA PRIVATE
+		 * KEY" never reaches it. */
 		if (memmem(key, keylen, "PRIVATE KEY", 11) != NULL)
 			return ks_fail(err, errlen, "%s: a private key was "
 			    "given, need the public key", a->name);
-		return ks_fail(err, errlen, "%s: not a PEM public key",
-		    a->name);
+		if (a->kind == KEYSET_RSA)
+			pkey = decode_rsa_pkcs1(key, keylen);
+		if (pkey == NULL)
+			return ks_fail(err, errlen, "%s: not a PEM public "
+			    "key", a->name);
 	}
 	if (check_pkey(pkey, a, err, errlen) != 0)
 		return -1;

@@ -3,9 +3,11 @@
  * threads verify a pool of tokens (valid, tampered, expired, unknown kid)
  * and check every outcome, with the cache at its default size, small (so
  * eviction races happen) and off; one thread reloads the key set while
- * the others verify. Also built as test_threads_tsan under
- * ThreadSanitizer. Nothing depends on timing: each thread does a fixed
- * number of calls and the outcomes do not depend on interleaving.
+ * the others verify; a kid's secret flips at each reload while threads
+ * verify a token of each secret. Also built as test_threads_tsan under
+ * ThreadSanitizer. Nothing depends on timing: outcomes checked do not
+ * depend on interleaving (the flip test's threads accept either
+ * signature outcome; the exact check is made by the reloading thread).
  *
  * Worker threads never call ck_assert (Check's failure path is not
  * thread-safe with CK_FORK=no): they count mismatches, and the test
@@ -13,6 +15,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +39,8 @@
 #define NEXPIRED	20	/* expired tokens per algorithm */
 #define NUNKNOWN	10	/* tokens with an unknown kid */
 #define SMALL_CACHE	64	/* entries in the small cache */
+#define NFLIPPERS	4	/* threads verifying during secret flips */
+#define NFLIPS		200	/* secret flips, each with a reload */
 #define POOL_MAX	(2 * (NVALID + NTAMPERED + NEXPIRED) + NUNKNOWN)
 
 /* An HMAC secret long enough for HS256. */
@@ -397,6 +402,111 @@ START_TEST(test_reload_while_verifying)
 }
 END_TEST
 
+/* What a thread verifying across secret flips is given and reports. */
+struct flipper {
+	pthread_t		 th;		/* the thread */
+	revokd_verifier_t	*v;		/* verifier being reloaded */
+	char *const		*tok;		/* tA and tB */
+	const atomic_int	*stop;		/* set when the flips are done */
+	long			 bad;		/* neither VALID nor BAD_SIG */
+	revokd_outcome_t	 bad_got;	/* the first such outcome */
+};
+
+/* Verify tA and tB until stopped; count outcomes other than VALID and
+ * BAD_SIGNATURE (which of the two depends on the interleaving). */
+static void *
+flipper_run(void *arg)
+{
+	struct flipper		*f = arg;
+	revokd_outcome_t	 got;
+	int			 i;
+
+	/* do-while: at least one round, however the threads are scheduled */
+	do {
+		for (i = 0; i < 2; i++) {
+			got = revokd_verify(f->v, f->tok[i],
+			    strlen(f->tok[i]));
+			if (got != REVOKD_VALID &&
+			    got != REVOKD_BAD_SIGNATURE && f->bad++ == 0)
+				f->bad_got = got;
+		}
+	} while (!atomic_load(f->stop));
+	return NULL;
+}
+
+/* Kid k1 flips between two secrets while threads verify a token of
+ * each: after every reload returns, exactly the token of the current
+ * secret is valid, so no stale key or cache entry outlives a reload. */
+START_TEST(test_reload_flip_secret)
+{
+	struct flipper		 f[NFLIPPERS];
+	revokd_verifier_t	*v;
+	revokd_outcome_t	 got[2], first_got[2];
+	atomic_int		 stop;
+	char			 dir[64], *tok[2];
+	long long		 now = (long long)time(NULL);
+	long			 failed = 0, wrong = 0;
+	int			 i, cur, first_flip = -1;
+
+	key_dir(dir, sizeof dir);
+	ck_assert_ptr_nonnull(v = revokd_verifier_new());
+	set_cache(v, _i);
+	ck_assert_msg(revokd_verifier_load_key_dir(v, dir) == 0, "%s",
+	    revokd_verifier_errstr(v));
+	tok[0] = mint("HS256", SECRET, "k1", 1, now + 3600);	/* tA */
+	tok[1] = mint("HS256", SECRET2, "k1", 2, now + 3600);	/* tB */
+
+	atomic_init(&stop, 0);
+	memset(f, 0, sizeof f);
+	for (i = 0; i < NFLIPPERS; i++) {
+		f[i].v = v;
+		f[i].tok = tok;
+		f[i].stop = &stop;
+		ck_assert_int_eq(pthread_create(&f[i].th, NULL, flipper_run,
+		    &f[i]), 0);
+	}
+	/* No ck_assert until the threads are joined: a failure here would
+	 * leave them running on this frame. */
+	for (i = 0; i < NFLIPS; i++) {
+		cur = (i + 1) % 2;	/* 0: SECRET (tA), 1: SECRET2 (tB) */
+		write_file(dir, "k1.HS256", cur == 0 ? SECRET : SECRET2);
+		if (revokd_verifier_reload(v) != 0) {
+			failed++;
+			continue;
+		}
+		got[0] = revokd_verify(v, tok[0], strlen(tok[0]));
+		got[1] = revokd_verify(v, tok[1], strlen(tok[1]));
+		if (got[cur] != REVOKD_VALID ||
+		    got[1 - cur] != REVOKD_BAD_SIGNATURE) {
+			if (wrong++ == 0) {
+				first_flip = i;
+				first_got[0] = got[0];
+				first_got[1] = got[1];
+			}
+		}
+	}
+	atomic_store(&stop, 1);
+	for (i = 0; i < NFLIPPERS; i++)
+		ck_assert_int_eq(pthread_join(f[i].th, NULL), 0);
+
+	ck_assert_msg(failed == 0, "%ld reloads failed: %s", failed,
+	    revokd_verifier_errstr(v));
+	ck_assert_msg(wrong == 0, "%ld flips with wrong outcomes, first: "
+	    "flip %d gave tA %s, tB %s", wrong, first_flip,
+	    revokd_outcome_str(first_got[0]),
+	    revokd_outcome_str(first_got[1]));
+	for (i = 0; i < NFLIPPERS; i++) {
+		ck_assert_msg(f[i].bad == 0, "thread %d: %ld outcomes not "
+		    "VALID/BAD_SIGNATURE, first %s", i, f[i].bad,
+		    revokd_outcome_str(f[i].bad_got));
+	}
+	free(tok[0]);
+	free(tok[1]);
+	revokd_verifier_free(v);
+	key_dir_remove(dir);
+}
+END_TEST
+
 /* A reload empties the cache: a cached token sees the new key set. */
 START_TEST(test_reload_clears_cache)
 {
@@ -448,6 +558,7 @@ threads_suite(void)
 	/* Loop index: 0 default cache, 1 small cache, 2 no cache. */
 	tcase_add_loop_test(tc, test_shared_verifier, 0, 3);
 	tcase_add_loop_test(tc, test_reload_while_verifying, 0, 3);
+	tcase_add_loop_test(tc, test_reload_flip_secret, 0, 3);
 	tcase_add_test(tc, test_reload_clears_cache);
 	tcase_set_timeout(tc, 300);
 	suite_add_tcase(s, tc);

@@ -24,6 +24,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/encoder.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/param_build.h>
@@ -1681,6 +1682,98 @@ START_TEST(test_key_dir_refusals)
 }
 END_TEST
 
+/* Return pkey's selection (public, or key pair) as a PKCS#1 PEM:
+ * "RSA PUBLIC KEY" or "RSA PRIVATE KEY". */
+static char *
+pkcs1_pem(EVP_PKEY *pkey, int selection)
+{
+	OSSL_ENCODER_CTX	*ectx;
+	unsigned char		*data = NULL;
+	size_t			 len = 0;
+	char			*s;
+
+	ectx = OSSL_ENCODER_CTX_new_for_pkey(pkey, selection, "PEM",
+	    "type-specific", NULL);
+	ck_assert_ptr_nonnull(ectx);
+	ck_assert_int_eq(OSSL_ENCODER_to_data(ectx, &data, &len), 1);
+	OSSL_ENCODER_CTX_free(ectx);
+	ck_assert_ptr_nonnull(s = malloc(len + 1));
+	memcpy(s, data, len);
+	s[len] = '\0';
+	OPENSSL_free(data);
+	return s;
+}
+
+/* An RSA public key in PKCS#1 form (openssl rsa -RSAPublicKey_out) is
+ * accepted for RS*, with the usual checks; a PKCS#1 private key is not. */
+START_TEST(test_rsa_pkcs1)
+{
+	revokd_verifier_t	*v;
+	EVP_PKEY		*pkey;
+	char			*pub, *priv, *small, *tok, *dir;
+
+	pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	ck_assert_ptr_nonnull(pkey);
+	pub = pkcs1_pem(pkey, EVP_PKEY_PUBLIC_KEY);
+	priv = pkcs1_pem(pkey, EVP_PKEY_KEYPAIR);
+	small = pkcs1_pem(rsa_small.pkey, EVP_PKEY_PUBLIC_KEY);
+	ck_assert_ptr_nonnull(strstr(pub, "-----BEGIN RSA PUBLIC KEY-----"));
+	ck_assert_ptr_nonnull(strstr(priv, "-----BEGIN RSA PRIVATE KEY-----"));
+
+	ck_assert_ptr_nonnull(v = revokd_verifier_new());
+	ck_assert_msg(revokd_verifier_set_key(v, "RS256",
+	    (const unsigned char *)pub, strlen(pub)) == 0, "%s",
+	    revokd_verifier_errstr(v));
+	tok = hand_token_key(hdr("RS256"), payload_exp(600), "RS256", NULL, 0,
+	    pkey);
+	ck_assert_int_eq(vv(v, tok), REVOKD_VALID);
+	free(tok);
+	/* signed by another key, or as another RS* */
+	tok = hand_token_key(hdr("RS256"), payload_exp(600), "RS256", NULL, 0,
+	    rsa.pkey);
+	ck_assert_int_eq(vv(v, tok), REVOKD_BAD_SIGNATURE);
+	free(tok);
+	tok = hand_token_key(hdr("RS384"), payload_exp(600), "RS384", NULL, 0,
+	    pkey);
+	ck_assert_int_ne(vv(v, tok), REVOKD_VALID);
+	free(tok);
+
+	/* A PKCS#1 private key is still refused, as a private key. */
+	ck_assert_int_eq(revokd_verifier_set_key(v, "RS256",
+	    (const unsigned char *)priv, strlen(priv)), -1);
+	ck_assert_ptr_nonnull(strstr(revokd_verifier_errstr(v),
+	    "private key"));
+	revokd_verifier_free(v);
+
+	/* The other checks hold for PKCS#1 too. */
+	ck_assert_int_eq(try_key("RS512", pub, strlen(pub)), 0);
+	ck_assert_int_eq(try_key("RS256", small, strlen(small)), -1);
+	ck_assert_int_eq(try_key("ES256", pub, strlen(pub)), -1);
+	ck_assert_int_eq(try_key("HS256", pub, strlen(pub)), -1);
+	ck_assert_int_eq(try_key("RS256", pub, strlen(pub) / 2), -1);
+
+	/* And in a key directory. */
+	dir = temp_dir();
+	put_file(dir, "k1.RS256.pem", pub, strlen(pub));
+	ck_assert_ptr_nonnull(v = revokd_verifier_new());
+	ck_assert_msg(revokd_verifier_load_key_dir(v, dir) == 0, "%s",
+	    revokd_verifier_errstr(v));
+	tok = kid_token("k1", "RS256", "RS256", NULL, pkey);
+	ck_assert_int_eq(vv(v, tok), REVOKD_VALID);
+	free(tok);
+	put_file(dir, "k1.RS256.pem", priv, strlen(priv));
+	ck_assert_int_eq(revokd_verifier_reload(v), -1);
+	revokd_verifier_free(v);
+	rm_dir(dir);
+
+	OPENSSL_cleanse(priv, strlen(priv));
+	free(priv);
+	free(pub);
+	free(small);
+	EVP_PKEY_free(pkey);
+}
+END_TEST
+
 /* add_key: kids pinned to algs; a failed add changes nothing; set_key
  * alone keeps verifying tokens that carry a kid (one key, no kid set). */
 START_TEST(test_add_key)
@@ -2411,6 +2504,7 @@ verify_suite(void)
 	tcase_add_test(tc, test_set_key);
 	tcase_add_test(tc, test_no_key);
 	tcase_add_test(tc, test_key_file);
+	tcase_add_test(tc, test_rsa_pkcs1);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("keysets");
