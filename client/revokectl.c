@@ -282,7 +282,8 @@ do_revoke(revokd_t *h, const char *iss, const char *jti, long long exp,
 	if ((r = revokd_revoke(h, iss, jti, exp, reason)) == -1)
 		die_client(h);
 	if (r == 1)
-		printf("expired exp=%lld (already past; nothing stored)\n",
+		printf("expired exp=%lld (past, with the daemon's grace; "
+		    "nothing stored)\n",
 		    exp);
 	else
 		printf("ok revoked until=%lld\n", exp);

@@ -101,10 +101,12 @@ REVOKD_API int revokd_check(revokd_t *, const char *iss, const char *jti);
 REVOKD_API const char *revokd_last_rule(const revokd_t *);
 /* After a check that returned 1: the reason given when revoking, or "". */
 REVOKD_API const char *revokd_last_reason(const revokd_t *);
-/* After a check that returned 1: Unix seconds the revocation lasts until. */
+/* After a check that returned 1: the token's exp as given to REVOKE (the
+ * daemon keeps it revoked exp-grace seconds longer). */
 REVOKD_API long long revokd_last_until(const revokd_t *);
-/* Revoke (iss, jti) until exp (Unix seconds), with an optional reason.
- * Returns 0 when stored, 1 when exp is already past (nothing stored, the
+/* Revoke (iss, jti) until exp (Unix seconds), with an optional reason; the
+ * daemon keeps it revoked until exp plus its exp-grace. Returns 0 when
+ * stored, 1 when exp plus the grace is already past (nothing stored, the
  * token is refused anyway), -1 on error. */
 REVOKD_API int revokd_revoke(revokd_t *, const char *iss, const char *jti,
     long long exp, const char *reason);
