@@ -58,6 +58,17 @@ daemon_stop() {
 	return $rc
 }
 
+# pipe_revokes PREFIX N EXP: send REVOKE PREFIX1..PREFIXN EXP through
+# redis-cli --pipe; prints its summary ("errors: 0, replies: N").
+pipe_revokes() {
+	local i
+	for i in $(seq 1 "$2"); do
+		printf '*3\r\n$6\r\nREVOKE\r\n$%d\r\n%s%d\r\n$%d\r\n%d\r\n' \
+		    $((${#1} + ${#i})) "$1" "$i" "${#3}" "$3"
+	done > "$TMP/pipe.txt"
+	redis-cli -s "$SOCK" --pipe < "$TMP/pipe.txt" 2>&1 | grep -o 'errors: .*'
+}
+
 # ok NAME: record a passed check.
 ok() {
 	PASSES=$((PASSES + 1))

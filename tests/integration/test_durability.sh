@@ -12,13 +12,8 @@ stat_of() { $R STATS | grep -A1 "^$1\$" | tail -1; }
 # 1000 REVOKEs through redis-cli --pipe: all acknowledged, then kill -9.
 daemon_start
 exp=$(( $(date +%s) + 3600 ))
-for i in $(seq 1 1000); do
-	printf '*3\r\n$6\r\nREVOKE\r\n$%d\r\nk%d\r\n$10\r\n%d\r\n' \
-	    $((1 + ${#i})) "$i" "$exp"
-done > "$TMP/revokes.txt"
-out=$($R --pipe < "$TMP/revokes.txt" 2>&1)
 expect_eq "1000 REVOKEs acknowledged" "errors: 0, replies: 1000" \
-    "$(echo "$out" | grep -o 'errors: .*')"
+    "$(pipe_revokes k 1000 "$exp")"
 syncs=$(stat_of journal_syncs)
 expect_range "group commit: fewer fsyncs than writes" 1 999 "$syncs"
 kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null; DAEMON_PID=

@@ -39,13 +39,8 @@ expect_eq "ISS entry kept" "revoked" "$($R CHECK abc ISS https://idp | head -1)"
 expect_eq "QUIT" "OK" "$($R QUIT)"
 
 # redis-cli --pipe: 20000 REVOKEs in one stream, every reply OK.
-for i in $(seq 1 20000); do
-	printf '*3\r\n$6\r\nREVOKE\r\n$%d\r\nbulk-%d\r\n$10\r\n%d\r\n' \
-	    $((5 + ${#i})) "$i" "$exp"
-done > "$TMP/pipe.txt"
-out=$($R --pipe < "$TMP/pipe.txt" 2>&1)
 expect_eq "redis-cli --pipe" "errors: 0, replies: 20000" \
-    "$(echo "$out" | grep -o 'errors: .*')"
+    "$(pipe_revokes bulk- 20000 "$exp")"
 expect_eq "piped entries enforced" "revoked" "$($R CHECK bulk-12345 | head -1)"
 entries=$($R STATS | grep -A1 '^entries$' | tail -1)
 expect_eq "STATS entries" "20002" "$entries"
