@@ -198,8 +198,7 @@ cmd_stats(struct reply_buf *out, int64_t now)
 	cmd_stat(out, "journal_syncs", (long long)js.syncs);
 	cmd_stat(out, "journal_last_sync_usec", (long long)js.last_sync_usec);
 	cmd_stat(out, "journal_compactions", (long long)js.compactions);
-	cmd_stat(out, "journal_pending", (long long)(stats.journal_appended -
-	    journal_durable(journal)));
+	cmd_stat(out, "journal_pending", (long long)js.pending);
 }
 
 /* Execute cmd at time now, appending its reply to out. */
@@ -238,6 +237,4 @@ cmd_execute(const struct command *cmd, struct reply_buf *out, int64_t now,
 	case CMD_COUNT:
 		break;
 	}
-	if (res->seq > stats.journal_appended)
-		stats.journal_appended = res->seq;
 }

@@ -1078,6 +1078,7 @@ journal_get_stats(struct journal *j, struct journal_stats *st)
 {
 	memset(st, 0, sizeof *st);
 	st->records = j->records;
+	st->pending = j->next_seq - 1 - journal_durable(j);
 	st->replayed = j->replayed;
 	st->torn_bytes = j->torn_bytes;
 	pthread_mutex_lock(&j->mu);

@@ -52,6 +52,7 @@ struct journal_stats {
 	uint64_t	 last_sync_usec; /* duration of the last write+fsync */
 	uint64_t	 replayed;	/* records replayed at open */
 	uint64_t	 torn_bytes;	/* bytes of a torn tail dropped at open */
+	uint64_t	 pending;	/* records appended, not yet durable */
 };
 
 struct journal;

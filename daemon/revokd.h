@@ -36,7 +36,6 @@ struct stats {
 	uint64_t	 revoked_total;		/* REVOKE that stored */
 	uint64_t	 checks_total;		/* CHECK executed */
 	uint64_t	 checks_revoked;	/* CHECK that said revoked */
-	uint64_t	 journal_appended;	/* last journal seq appended */
 };
 
 extern struct settings	 settings;

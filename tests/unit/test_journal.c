@@ -387,6 +387,8 @@ START_TEST(test_group_commit)
 
 	last = append_range(j, 0, 1000);
 	ck_assert_uint_eq(journal_durable(j), 0);
+	journal_get_stats(j, &st);
+	ck_assert_uint_eq(st.pending, 1000);
 	journal_kick(j);
 	ck_assert_int_eq(wait_for(j, is_durable, last), 1);
 	ck_assert_uint_eq(journal_durable(j), 1000);
@@ -394,6 +396,7 @@ START_TEST(test_group_commit)
 	ck_assert_uint_lt(st.syncs, 1000);
 	ck_assert_uint_ge(st.syncs, 1);
 	ck_assert_uint_eq(st.records, 1000);
+	ck_assert_uint_eq(st.pending, 0);
 	ck_assert_uint_eq(st.log_bytes, (uint64_t)fsize("journal.log"));
 	journal_close(j);
 }
