@@ -7,6 +7,7 @@
 #include "cmd.h"
 #include "journal.h"
 #include "log.h"
+#include "repl.h"
 #include "revokd.h"
 
 #define LOG_ARG_MAX 64	/* bytes of an argument shown in a log line */
@@ -43,6 +44,7 @@ static void
 cmd_record(const struct command *cmd, int type, int64_t now,
     struct journal_rec *rec)
 {
+	memset(rec, 0, sizeof *rec);
 	rec->type = type;
 	rec->exp = cmd->exp;
 	rec->ts = now;
@@ -60,6 +62,8 @@ cmd_replay(const struct journal_rec *rec, void *arg)
 {
 	int64_t	 horizon = cmd_horizon(*(const int64_t *)arg);
 
+	if (!(rec->flags & JOURNAL_F_REMOTE))
+		repl_replayed(rec);
 	if (rec->type == JOURNAL_UNREVOKE)
 		(void)blocklist_remove(blocklist, rec->iss, rec->isslen,
 		    rec->jti, rec->jtilen, horizon);
@@ -70,12 +74,35 @@ cmd_replay(const struct journal_rec *rec, void *arg)
 		fatalx("out of memory loading the journal");
 }
 
+/* Answer -LOADING and return 1 while the blocklist is not loaded. */
+static int
+cmd_loading(struct reply_buf *out)
+{
+	if (repl_state() != REPL_LOADING)
+		return 0;
+	reply_error(out, "LOADING revokd is loading the blocklist from Redis");
+	return 1;
+}
+
 /* CHECK jti [ISS iss]: is (iss, jti) revoked now? */
 static void
 cmd_check(const struct command *cmd, struct reply_buf *out, int64_t now)
 {
 	struct blocklist_hit	 hit;
+	struct repl_stats	 rs;
 
+	if (cmd_loading(out))
+		return;
+	if (settings.max_staleness > 0 && repl_state() != REPL_OFF) {
+		repl_get_stats(&rs);
+		if (rs.staleness_ms > (int64_t)settings.max_staleness * 1000) {
+			reply_errorf(out, "STALE no confirmed contact with "
+			    "Redis for %lld s (max-staleness %d s)",
+			    (long long)(rs.staleness_ms / 1000),
+			    settings.max_staleness);
+			return;
+		}
+	}
 	stats.checks_total++;
 	if (!blocklist_lookup(blocklist, cmd->iss.ptr, cmd->iss.len,
 	    cmd->jti.ptr, cmd->jti.len, cmd_horizon(now), &hit)) {
@@ -101,6 +128,8 @@ cmd_revoke(const struct command *cmd, struct reply_buf *out, int64_t now,
 	char			 jti[LOG_ARG_MAX + 8], iss[LOG_ARG_MAX + 8];
 	int			 r;
 
+	if (cmd_loading(out))
+		return;
 	if (cmd->exp <= cmd_horizon(now)) {
 		reply_simple(out, "EXPIRED");
 		return;
@@ -121,6 +150,9 @@ cmd_revoke(const struct command *cmd, struct reply_buf *out, int64_t now,
 		reply_error(out, "ERR out of memory");
 		return;
 	}
+	rec.seq = res->seq;
+	repl_write(&rec);
+	res->replicated = repl_state() != REPL_OFF;
 	r = blocklist_add(blocklist, cmd->iss.ptr, cmd->iss.len,
 	    cmd->jti.ptr, cmd->jti.len, cmd->exp, cmd->reason.ptr,
 	    cmd->reason.len, cmd_horizon(now));
@@ -146,6 +178,8 @@ cmd_unrevoke(const struct command *cmd, struct reply_buf *out, int64_t now,
 	char			 jti[LOG_ARG_MAX + 8], iss[LOG_ARG_MAX + 8];
 	int			 r;
 
+	if (cmd_loading(out))
+		return;
 	if (!blocklist_lookup(blocklist, cmd->iss.ptr, cmd->iss.len,
 	    cmd->jti.ptr, cmd->jti.len, cmd_horizon(now), NULL)) {
 		reply_int(out, 0);
@@ -156,6 +190,9 @@ cmd_unrevoke(const struct command *cmd, struct reply_buf *out, int64_t now,
 		reply_error(out, "ERR out of memory");
 		return;
 	}
+	rec.seq = res->seq;
+	repl_write(&rec);
+	res->replicated = repl_state() != REPL_OFF;
 	r = blocklist_remove(blocklist, cmd->iss.ptr, cmd->iss.len,
 	    cmd->jti.ptr, cmd->jti.len, cmd_horizon(now));
 	if (r)
@@ -178,9 +215,11 @@ static void
 cmd_stats(struct reply_buf *out, int64_t now)
 {
 	struct journal_stats	 js;
+	struct repl_stats	 rs;
 
 	journal_get_stats(journal, &js);
-	reply_array(out, 2 * 17);
+	repl_get_stats(&rs);
+	reply_array(out, 2 * 23);
 	reply_bulkstr(out, "version");
 	reply_bulkstr(out, REVOKD_VERSION_STRING);
 	cmd_stat(out, "uptime_seconds", (long long)(now - start_time));
@@ -199,6 +238,13 @@ cmd_stats(struct reply_buf *out, int64_t now)
 	cmd_stat(out, "journal_last_sync_usec", (long long)js.last_sync_usec);
 	cmd_stat(out, "journal_compactions", (long long)js.compactions);
 	cmd_stat(out, "journal_pending", (long long)js.pending);
+	reply_bulkstr(out, "redis_state");
+	reply_bulkstr(out, repl_state_name(repl_state()));
+	cmd_stat(out, "redis_pending", (long long)rs.pending);
+	cmd_stat(out, "redis_staleness_ms", (long long)rs.staleness_ms);
+	cmd_stat(out, "redis_reloads", (long long)rs.reloads);
+	cmd_stat(out, "redis_applied", (long long)rs.applied);
+	cmd_stat(out, "redis_reconnects", (long long)rs.reconnects);
 }
 
 /* Execute cmd at time now, appending its reply to out. */
@@ -208,6 +254,7 @@ cmd_execute(const struct command *cmd, struct reply_buf *out, int64_t now,
 {
 	res->close = 0;
 	res->seq = 0;
+	res->replicated = 0;
 	switch (cmd->def->id) {
 	case CMD_PING:
 		if (cmd->has_msg)

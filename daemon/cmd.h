@@ -12,7 +12,10 @@
 struct cmd_result {
 	int		 close;		/* close once the reply is sent (QUIT) */
 	uint64_t	 seq;		/* journal sequence that must be durable
-					 * before the reply is sent; 0: none */
+					 * (and confirmed by Redis) before the
+					 * reply is sent; 0: none */
+	int		 replicated;	/* the reply becomes +PENDING if Redis
+					 * cannot confirm the write */
 };
 
 /* Execute cmd at time now, appending its reply to out. */

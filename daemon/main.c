@@ -20,6 +20,7 @@
 #include "duration.h"
 #include "journal.h"
 #include "log.h"
+#include "repl.h"
 #include "resp.h"
 #include "revokd.h"
 #include "server.h"
@@ -68,6 +69,22 @@ settings_init(void)
 	settings.compact_interval = 3600;
 	/* A log smaller than this is never worth compacting on its own. */
 	settings.compact_min = 4 * 1024 * 1024;
+	/* No Redis: the journal is the whole storage. */
+	settings.redis_url = NULL;
+	/* No AUTH. */
+	settings.redis_password_file = NULL;
+	/* Room for other applications in the same Redis database. */
+	settings.key_prefix = "revokd:";
+	/* A restart with Redis down serves its journal after this long. */
+	settings.redis_wait = 5;
+	/* Far above a healthy Redis's worst latency, short enough that
+	 * writes answered +PENDING do not wait long behind a hung one. */
+	settings.redis_timeout = 2;
+	/* Off: a stale daemon still answers from what it has. */
+	settings.max_staleness = 0;
+	/* About 15 MB of events in Redis; a daemon disconnected for longer
+	 * than that many writes reloads the full set. */
+	settings.stream_maxlen = 100000;
 }
 
 /* Print usage (to stdout for --help, else stderr) and exit with code. */
@@ -78,7 +95,10 @@ usage(int code)
 	    "usage: revokd [-nv] [-s path] [--max-ttl duration]\n"
 	    "              [--exp-grace seconds] [-d state-dir]\n"
 	    "              [--compact-interval seconds] [--max-clients n]\n"
-	    "              [--client-timeout seconds]\n"
+	    "              [--client-timeout seconds] [--redis url]\n"
+	    "              [--redis-password-file file] [--key-prefix p]\n"
+	    "              [--redis-wait seconds] [--redis-timeout seconds]\n"
+	    "              [--max-staleness seconds] [--stream-maxlen n]\n"
 	    "  -s, --socket PATH         Unix socket to listen on (%s)\n"
 	    "      --max-ttl DURATION    furthest exp accepted (30d)\n"
 	    "      --exp-grace SECONDS   an entry outlives its exp (300)\n"
@@ -87,6 +107,16 @@ usage(int code)
 	    "      --max-clients N       concurrent clients (10000)\n"
 	    "      --client-timeout SEC  drop a client stuck mid-request or\n"
 	    "                            on unread replies (30)\n"
+	    "      --redis URL           share the blocklist through Redis:\n"
+	    "                            unix:/path or redis://host[:port][/db]\n"
+	    "      --redis-password-file FILE  AUTH password, one line\n"
+	    "      --key-prefix PREFIX   prefix of the Redis keys (revokd:)\n"
+	    "      --redis-wait SECONDS  at start, serve the journal after\n"
+	    "                            this long without Redis (5)\n"
+	    "      --redis-timeout SEC   a Redis reply overdue (2)\n"
+	    "      --max-staleness SEC   CHECK answers -STALE after this\n"
+	    "                            long without Redis (0: never)\n"
+	    "      --stream-maxlen N     events kept in the stream (100000)\n"
 	    "  -n                        check the configuration and exit\n"
 	    "  -v                        more logging (repeat for more)\n"
 	    "  -h, --help                this text\n"
@@ -168,6 +198,15 @@ settings_check(void)
 	return ok;
 }
 
+/* Send the replies whose writes are durable and confirmed by Redis (or
+ * that Redis cannot confirm now). */
+static void
+release(void)
+{
+	server_release(journal_durable(journal), repl_confirmed(),
+	    repl_unreachable());
+}
+
 /* Writes became durable: send the replies that waited for them. */
 static void
 journal_cb(evutil_socket_t fd, short what, void *arg)
@@ -175,7 +214,8 @@ journal_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	server_release(journal_collect(journal));
+	(void)journal_collect(journal);
+	release();
 }
 
 /* Time to drop expired and lifted entries from the disk too. */
@@ -229,6 +269,13 @@ main(int argc, char **argv)
 		{ "compact-interval",	required_argument,	NULL, 'I' },
 		{ "max-clients",	required_argument,	NULL, 'C' },
 		{ "client-timeout",	required_argument,	NULL, 'O' },
+		{ "redis",		required_argument,	NULL, 'R' },
+		{ "redis-password-file", required_argument,	NULL, 'P' },
+		{ "key-prefix",		required_argument,	NULL, 'K' },
+		{ "redis-wait",		required_argument,	NULL, 'W' },
+		{ "redis-timeout",	required_argument,	NULL, 'U' },
+		{ "max-staleness",	required_argument,	NULL, 'S' },
+		{ "stream-maxlen",	required_argument,	NULL, 'M' },
 		{ "help",		no_argument,		NULL, 'h' },
 		{ "version",		no_argument,		NULL, 'V' },
 		{ NULL,			0,			NULL, 0 }
@@ -280,6 +327,38 @@ main(int argc, char **argv)
 				badopt("--client-timeout", optarg);
 			settings.client_timeout = (int)v;
 			break;
+		case 'R':
+			settings.redis_url = optarg;
+			break;
+		case 'P':
+			settings.redis_password_file = optarg;
+			break;
+		case 'K':
+			if (optarg[0] == '\0' ||
+			    strlen(optarg) > REVOKD_KEY_PREFIX_MAX)
+				badopt("--key-prefix", optarg);
+			settings.key_prefix = optarg;
+			break;
+		case 'W':
+			if ((v = duration_parse(optarg)) < 0 || v > 86400)
+				badopt("--redis-wait", optarg);
+			settings.redis_wait = (int)v;
+			break;
+		case 'U':
+			if ((v = duration_parse(optarg)) < 1 || v > 3600)
+				badopt("--redis-timeout", optarg);
+			settings.redis_timeout = (int)v;
+			break;
+		case 'S':
+			if ((v = duration_parse(optarg)) < 0 || v > 86400 * 7)
+				badopt("--max-staleness", optarg);
+			settings.max_staleness = (int)v;
+			break;
+		case 'M':
+			if ((v = parse_count(optarg, 1000000000)) == -1)
+				badopt("--stream-maxlen", optarg);
+			settings.stream_maxlen = (size_t)v;
+			break;
 		case 'n':
 			checkonly = 1;
 			break;
@@ -301,6 +380,10 @@ main(int argc, char **argv)
 
 	if (settings_check() == -1)
 		fatalx("configuration invalid");
+	if (settings.redis_password_file != NULL && settings.redis_url == NULL)
+		fatalx("--redis-password-file needs --redis");
+	if (repl_init(checkonly, err, sizeof err) == -1)
+		fatalx("redis: %s", err);
 	if (checkonly) {
 		fprintf(stderr, "configuration OK\n");
 		return 0;
@@ -335,6 +418,8 @@ main(int argc, char **argv)
 		fatalx("cannot listen on %s", settings.socket_path);
 	if (server_start(base, fd, settings.socket_path) == -1)
 		fatalx("cannot start the server");
+	if (repl_start(base, release) == -1)
+		fatalx("cannot start replication");
 
 	sigterm = evsignal_new(base, SIGTERM, signal_cb, NULL);
 	sigint = evsignal_new(base, SIGINT, signal_cb, NULL);
@@ -360,6 +445,7 @@ main(int argc, char **argv)
 		fatalx("event loop failed");
 
 	server_free();
+	repl_stop();
 	if (journal_close(journal) == -1)
 		log_warnx("journal: closing failed");
 	event_free(jev);

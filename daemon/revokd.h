@@ -25,7 +25,17 @@ struct settings {
 	const char	*state_dir;	/* journal and snapshot live here */
 	int		 compact_interval; /* seconds between compactions */
 	size_t		 compact_min;	/* log bytes that never trigger one */
+	const char	*redis_url;	/* --redis, or NULL: journal only */
+	const char	*redis_password_file; /* AUTH password, or NULL */
+	const char	*key_prefix;	/* prefix of every Redis key */
+	int		 redis_wait;	/* seconds to wait for Redis at start */
+	int		 redis_timeout;	/* seconds a Redis reply may take */
+	int		 max_staleness;	/* seconds without the stream before
+					 * CHECK answers -STALE; 0: never */
+	size_t		 stream_maxlen;	/* events kept in the Redis stream */
 };
+
+#define REVOKD_KEY_PREFIX_MAX	128	/* bytes of --key-prefix */
 
 /* Counters reported by STATS. */
 struct stats {

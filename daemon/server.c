@@ -40,6 +40,13 @@ struct hold_mark {
 	uint64_t	 seq;		/* journal sequence that releases it */
 };
 
+/* A write's reply that becomes +PENDING if Redis cannot confirm it. */
+struct wslot {
+	uint64_t	 pos;		/* reply byte (counted like sent) */
+	uint64_t	 seq;		/* the write's journal sequence */
+	size_t		 len;		/* bytes of the success reply */
+};
+
 /* One client connection. */
 struct conn {
 	int		 fd;		/* the client socket */
@@ -55,6 +62,10 @@ struct conn {
 	struct hold_mark marks[HOLD_MARKS]; /* ring, oldest at mhead */
 	unsigned	 mhead;		/* index of the oldest mark */
 	unsigned	 nmarks;	/* marks in use; > 0 while in held */
+	struct wslot	*slots;		/* replicated writes' replies, in order */
+	size_t		 shead;		/* first slot in use */
+	size_t		 nslots;	/* end of the slots in use */
+	size_t		 slotcap;	/* slots allocated */
 	TAILQ_ENTRY(conn) entry;	/* in conns */
 	TAILQ_ENTRY(conn) hentry;	/* in held, while holding */
 };
@@ -299,6 +310,38 @@ conn_hold(struct conn *c, uint64_t from, uint64_t seq)
 	m->seq = seq;
 }
 
+/* Note that the reply at byte pos, len bytes, answers replicated write
+ * seq; -1 when out of memory. */
+static int
+conn_slot(struct conn *c, uint64_t pos, size_t len, uint64_t seq)
+{
+	struct wslot	*ns;
+	size_t		 ncap;
+
+	if (c->shead == c->nslots)
+		c->shead = c->nslots = 0;
+	if (c->nslots == c->slotcap) {
+		if (c->shead > 0) {
+			memmove(c->slots, c->slots + c->shead,
+			    (c->nslots - c->shead) * sizeof *c->slots);
+			c->nslots -= c->shead;
+			c->shead = 0;
+		} else {
+			ncap = c->slotcap ? c->slotcap * 2 : 16;
+			if ((ns = reallocarray(c->slots, ncap,
+			    sizeof *ns)) == NULL)
+				return -1;
+			c->slots = ns;
+			c->slotcap = ncap;
+		}
+	}
+	c->slots[c->nslots].pos = pos;
+	c->slots[c->nslots].len = len;
+	c->slots[c->nslots].seq = seq;
+	c->nslots++;
+	return 0;
+}
+
 /* Execute every whole request buffered, while the output has room;
  * returns how many were taken. */
 static int
@@ -347,6 +390,9 @@ conn_process(struct conn *c)
 		cmd_execute(&cmd, &c->out, now, &res);
 		if (res.close)
 			c->closing = 1;
+		if (res.seq != 0 && res.replicated && conn_slot(c, before,
+		    c->sent + reply_pending(&c->out) - before, res.seq) == -1)
+			c->out.oom = 1;	/* dropped at the next flush */
 		if (res.seq != 0) {
 			/* This reply and every later one wait for the sync. */
 			if (seq == 0)
@@ -440,6 +486,7 @@ conn_free(struct conn *c)
 	TAILQ_REMOVE(&conns, c, entry);
 	if (c->nmarks > 0)
 		TAILQ_REMOVE(&held, c, hentry);
+	free(c->slots);
 	stats.connections--;
 	event_free(c->rev);
 	event_free(c->wev);
@@ -608,21 +655,74 @@ server_shutdown(void)
 		event_base_loopexit(base, NULL);
 }
 
-/* Send the replies that waited for journal sequence numbers up to
- * durable, and resume those clients. */
+/* Return 1 if the replies held for write seq may go out. */
+static int
+server_releasable(uint64_t seq, uint64_t durable, uint64_t confirmed,
+    int unreachable)
+{
+	return seq <= durable && (seq <= confirmed || unreachable);
+}
+
+/* Return 1 if a write's reply is its success reply (+OK or :1), not an
+ * error. */
+static int
+conn_is_success(const struct conn *c, const struct wslot *w)
+{
+	const char	*p = c->out.data + c->out.off + (w->pos - c->sent);
+
+	return (w->len == 5 && memcmp(p, "+OK\r\n", 5) == 0) ||
+	    (w->len == 4 && memcmp(p, ":1\r\n", 4) == 0);
+}
+
+/* Settle the replicated writes' replies before byte end: "+PENDING" for
+ * those Redis has not confirmed. Later replies and marks shift along. */
+static void
+conn_settle(struct conn *c, uint64_t end, uint64_t confirmed)
+{
+	static const char pending[] = "+PENDING\r\n";
+	struct wslot	*w;
+	int64_t		 delta;
+	size_t		 i;
+	unsigned	 k;
+
+	while (c->shead < c->nslots && (w = &c->slots[c->shead])->pos < end) {
+		c->shead++;
+		if (w->seq <= confirmed || !conn_is_success(c, w))
+			continue;
+		if (reply_splice(&c->out, (size_t)(w->pos - c->sent), w->len,
+		    pending, sizeof pending - 1) == -1)
+			return;		/* oom: dropped at the next flush */
+		delta = (int64_t)(sizeof pending - 1) - (int64_t)w->len;
+		for (i = c->shead; i < c->nslots; i++)
+			c->slots[i].pos += (uint64_t)delta;
+		for (k = 0; k < c->nmarks; k++)
+			c->marks[(c->mhead + k) % HOLD_MARKS].from +=
+			    (uint64_t)delta;
+		if (end != UINT64_MAX)	/* UINT64_MAX: no mark left */
+			end += (uint64_t)delta;
+	}
+}
+
+/* Send the replies whose writes are durable and confirmed by Redis (or
+ * that Redis cannot confirm now), and resume those clients. */
 void
-server_release(uint64_t durable)
+server_release(uint64_t durable, uint64_t confirmed, int unreachable)
 {
 	struct conn	*c, *next;
+	uint64_t	 end;
 
 	for (c = TAILQ_FIRST(&held); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, hentry);
-		if (c->marks[c->mhead].seq > durable)
+		if (!server_releasable(c->marks[c->mhead].seq, durable,
+		    confirmed, unreachable))
 			continue;
-		while (c->nmarks > 0 && c->marks[c->mhead].seq <= durable) {
+		while (c->nmarks > 0 && server_releasable(
+		    c->marks[c->mhead].seq, durable, confirmed, unreachable)) {
 			c->mhead = (c->mhead + 1) % HOLD_MARKS;
 			c->nmarks--;
 		}
+		end = c->nmarks > 0 ? c->marks[c->mhead].from : UINT64_MAX;
+		conn_settle(c, end, confirmed);
 		if (c->nmarks == 0)
 			TAILQ_REMOVE(&held, c, hentry);
 		conn_write_cb(c->fd, EV_WRITE, c);

@@ -3,6 +3,8 @@
 #ifndef REVOKD_SERVER_H
 #define REVOKD_SERVER_H
 
+#include <stdint.h>
+
 struct event_base;
 
 /* Create, bind and listen on the Unix socket at path (mode 0660); a stale
@@ -14,9 +16,11 @@ int server_start(struct event_base *, int fd, const char *path);
 /* Stop accepting, unlink the socket, flush pending replies, then end the
  * event loop (after shutdown_grace seconds at the latest). */
 void server_shutdown(void);
-/* Send the replies that waited for journal sequence numbers up to durable
- * and resume those clients. */
-void server_release(uint64_t durable);
+/* Send the replies that waited for writes now durable (journal sequence
+ * up to durable) and confirmed by Redis (up to confirmed, or unreachable:
+ * Redis cannot confirm now, so they are answered +PENDING), and resume
+ * those clients. */
+void server_release(uint64_t durable, uint64_t confirmed, int unreachable);
 /* Free every connection and the server's events (after the loop ends). */
 void server_free(void);
 

@@ -270,3 +270,26 @@ reply_array(struct reply_buf *rb, size_t n)
 	}
 	reply_header(rb, '*', (long long)n, 0);
 }
+
+/* Replace the oldlen bytes at offset at of the unsent bytes with the
+ * newlen bytes at p. */
+int
+reply_splice(struct reply_buf *rb, size_t at, size_t oldlen, const char *p,
+    size_t newlen)
+{
+	size_t	 start, tail;
+
+	if (at > reply_pending(rb) || oldlen > reply_pending(rb) - at) {
+		rb->oom = 1;	/* a caller's bug: this buffer is no good */
+		return -1;
+	}
+	if (newlen > oldlen && reply_reserve(rb, newlen - oldlen) == -1)
+		return -1;
+	/* reply_reserve may have moved the unsent bytes to the front. */
+	start = rb->off + at;
+	tail = rb->len - start - oldlen;
+	memmove(rb->data + start + newlen, rb->data + start + oldlen, tail);
+	memcpy(rb->data + start, p, newlen);
+	rb->len = rb->len - oldlen + newlen;
+	return 0;
+}

@@ -39,5 +39,11 @@ void reply_bulkstr(struct reply_buf *, const char *s);
 void reply_null(struct reply_buf *);
 /* Append an array header *n\r\n; the n elements follow. */
 void reply_array(struct reply_buf *, size_t n);
+/* Replace the oldlen bytes at offset at of the unsent bytes with the
+ * newlen bytes at p (a reply chosen after later ones were encoded);
+ * 0, or -1 when out of range or out of memory (oom set: the buffer is not
+ * to be sent; nothing changed). */
+int reply_splice(struct reply_buf *, size_t at, size_t oldlen,
+    const char *p, size_t newlen);
 
 #endif

@@ -1,8 +1,10 @@
 /*
  * Fuzz the journal reader: the first input byte splits the rest into a
  * snapshot and a log, written into a temporary state directory, which
- * journal_open then replays. Errors are fine; crashes, leaks and replayed
- * records outside the format's limits are not.
+ * journal_open then replays. Errors are fine; crashes, leaks, replayed
+ * records outside the format's limits (a MARK among them, an unknown
+ * flag) and sequence numbers that do not continue above every replayed
+ * one are not.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +16,12 @@
 #include "journal.h"
 
 #define FUZZ_NOW	1700000000	/* the fixed clock */
+
+/* What the replay saw. */
+struct fuzz_seen {
+	size_t		 n;		/* records replayed */
+	uint64_t	 max_seq;	/* their highest seq */
+};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,14 +38,19 @@ fuzz_clock(void)
 static void
 fuzz_apply(const struct journal_rec *r, void *arg)
 {
-	volatile uint8_t	sum = 0;
-	size_t			i;
+	struct fuzz_seen	*seen = arg;
+	volatile uint8_t	 sum = 0;
+	size_t			 i;
 
-	(*(size_t *)arg)++;
+	seen->n++;
 	if ((r->type != JOURNAL_REVOKE && r->type != JOURNAL_UNREVOKE) ||
+	    (r->flags & ~JOURNAL_F_REMOTE) != 0 ||
+	    r->seq > (uint64_t)INT64_MAX ||
 	    r->isslen > 256 || r->jtilen < 1 || r->jtilen > 256 ||
 	    r->reasonlen > 512)
 		abort();
+	if (r->seq > seen->max_seq)
+		seen->max_seq = r->seq;
 	/* Touch every byte so the sanitizers see an overread. */
 	for (i = 0; i < r->isslen; i++)
 		sum ^= (uint8_t)r->iss[i];
@@ -72,8 +85,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct journal_config	 cfg;
 	struct journal		*j;
+	struct fuzz_seen	 seen = { 0, 0 };
 	char			 err[256];
-	size_t			 snaplen, n = 0;
+	size_t			 snaplen;
 
 	if (fuzz_dir[0] == '\0') {
 		snprintf(fuzz_dir, sizeof fuzz_dir,
@@ -91,12 +105,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.dir = fuzz_dir;
 	cfg.compact_min = 1u << 30;
 	cfg.clock = fuzz_clock;
-	j = journal_open(&cfg, fuzz_apply, &n, err, sizeof err);
+	j = journal_open(&cfg, fuzz_apply, &seen, err, sizeof err);
 	if (j == NULL) {
 		if (err[0] == '\0' || strlen(err) >= sizeof err)
 			abort();
 		return 0;
 	}
+	/* Everything replayed is durable, the next seq above it all. */
+	if (journal_durable(j) < seen.max_seq)
+		abort();
 	journal_close(j);
 	return 0;
 }

@@ -805,6 +805,49 @@ START_TEST(test_reply_forms)
 END_TEST
 
 /* Consume keeps order, resets and compacts; growth holds big replies. */
+/* reply_splice replaces a reply in the middle of the unsent bytes. */
+START_TEST(test_reply_splice)
+{
+	struct reply_buf	 rb;
+	size_t			 i;
+
+	reply_init(&rb);
+	reply_simple(&rb, "X");
+	reply_simple(&rb, "OK");
+	reply_int(&rb, 1);
+	reply_bulk(&rb, "tail", 4);
+	reply_consume(&rb, 2);		/* "+X" sent */
+	/* Longer: "+OK\r\n" (at 2) becomes "+PENDING\r\n". */
+	ck_assert_int_eq(reply_splice(&rb, 2, 5, "+PENDING\r\n", 10), 0);
+	ck_assert_str_eq(rb_str(&rb), "\r\n+PENDING\r\n:1\r\n$4\r\ntail\r\n");
+	/* Shorter, and at the very end. */
+	ck_assert_int_eq(reply_splice(&rb, 12, 4, "", 0), 0);
+	ck_assert_str_eq(rb_str(&rb), "\r\n+PENDING\r\n$4\r\ntail\r\n");
+	ck_assert_int_eq(reply_splice(&rb, reply_pending(&rb), 0, "+E\r\n",
+	    4), 0);
+	ck_assert_str_eq(rb_str(&rb),
+	    "\r\n+PENDING\r\n$4\r\ntail\r\n+E\r\n");
+	/* Out of range: nothing changes, but the buffer is marked bad. */
+	ck_assert_int_eq(reply_splice(&rb, reply_pending(&rb), 1, "x", 1), -1);
+	ck_assert_int_eq(rb.oom, 1);
+	ck_assert_str_eq(rb_str(&rb),
+	    "\r\n+PENDING\r\n$4\r\ntail\r\n+E\r\n");
+	rb.oom = 0;
+	ck_assert_int_eq(reply_splice(&rb, 1000, 0, "x", 1), -1);
+	rb.oom = 0;
+	/* Growing past the capacity, with a sent prefix to compact. */
+	reply_consume(&rb, 2);
+	for (i = 0; i < 3000; i++)
+		reply_simple(&rb, "OK");
+	ck_assert_int_eq(reply_splice(&rb, 10, 4, "+PENDING+PENDING+PENDING"
+	    "+PENDING+PENDING", 40), 0);
+	ck_assert_uint_eq(reply_pending(&rb), 24 - 4 + 40 + 3000 * 5);
+	ck_assert_mem_eq(rb.data + rb.off, "+PENDING\r\n+PENDING+PENDING", 26);
+	ck_assert_mem_eq(rb.data + rb.len - 5, "+OK\r\n", 5);
+	reply_free(&rb);
+}
+END_TEST
+
 START_TEST(test_reply_buffer)
 {
 	struct reply_buf	 rb;
@@ -1253,6 +1296,7 @@ proto_suite(void)
 	tc = tcase_create("reply");
 	tcase_add_test(tc, test_reply_forms);
 	tcase_add_test(tc, test_reply_buffer);
+	tcase_add_test(tc, test_reply_splice);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("command");

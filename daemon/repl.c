@@ -1,0 +1,1879 @@
+/*
+ * Replication through Redis.
+ *
+ * Layout under the key prefix P (documented in README.md):
+ *	P j:<isslen>:<iss><jti>	one string per entry, expiring at exp + grace;
+ *				value "<exp>:<isslen>:<jtilen>:<iss><jti><reason>"
+ *				so a reload needs the values only
+ *	P stream		the change events, XADD MAXLEN ~ stream-maxlen;
+ *				fields o (origin), s (seq), op (r|u), iss, jti,
+ *				exp, r (reason)
+ *	P origins		hash: origin -> highest seq it wrote
+ *
+ * A write is sent as one Lua script that updates the entry, appends the
+ * event and records the seq, atomically, and does nothing for a seq it has
+ * seen: re-sending after a lost reply or a restart is harmless.
+ *
+ * Own writes stay in the outbox, in seq order, until Redis confirms them;
+ * the journal keeps them on disk meanwhile (no compaction passes them), so
+ * after a restart the outbox is rebuilt from the journal and Redis's
+ * "origins" entry says where to resume.
+ *
+ * Two connections share the daemon's event loop: "wc" for writes, scans
+ * and lookups, "sc" for the blocking XREAD of the stream. Any failure of
+ * either drops both and reconnects with capped exponential backoff.
+ *
+ * Order: the stream is the order of the fleet. An own event is not applied
+ * when read back (it was applied when made); another daemon's event for a
+ * key that has an own write not yet read back is skipped, because the own
+ * write follows it in the stream and wins there too.
+ */
+#include <sys/queue.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libevent.h>
+
+#include "blocklist.h"
+#include "journal.h"
+#include "log.h"
+#include "repl.h"
+#include "revokd.h"
+#include "siphash.h"
+
+#define REPL_BACKOFF_MIN_MS	100	/* first reconnect delay */
+#define REPL_BACKOFF_MAX_MS	5000	/* reconnect delay cap */
+#define REPL_WINDOW		1024	/* writes sent and not yet confirmed */
+#define REPL_SCAN_COUNT		1000	/* SCAN COUNT during a reload */
+#define REPL_XREAD_COUNT	1000	/* events per XREAD */
+#define REPL_BLOCK_MS		1000	/* XREAD BLOCK */
+#define REPL_TICK_MS		100	/* timeout checks */
+#define REPL_ORIGIN_FILE	"origin" /* in the state directory */
+#define REPL_ORIGIN_LEN		32	/* hex digits of an origin id */
+#define REPL_PASSWORD_MAX	512	/* bytes of a password file */
+#define REPL_KEY_MAX		(REVOKD_KEY_PREFIX_MAX + 8 +		\
+    BLOCKLIST_ID_MAX + BLOCKLIST_ID_MAX) /* an entry's key */
+#define REPL_ID_MAX		48	/* a stream id "ms-seq" */
+
+/* Redis's single-threaded atomic write of one entry and its event.
+ * KEYS: entry, stream, origins. ARGV: op, origin, seq, exp, grace, reason,
+ * iss, jti, maxlen, prev (the seq of this origin's previous write). Returns
+ * 1 when applied, 0 for a seq already applied, and an error, changing
+ * nothing, when the previous write is missing (it failed: everything after
+ * it is sent again, in order). The seq is recorded last: a script that
+ * fails part-way (Redis does not roll back) is not taken as done. */
+static const char repl_script[] =
+"local last = tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or '0')\n"
+"if last >= tonumber(ARGV[3]) then return 0 end\n"
+"if last < tonumber(ARGV[10]) then\n"
+"  return redis.error_reply('ERR revokd: an earlier write is missing')\n"
+"end\n"
+"local exp = tonumber(ARGV[4])\n"
+"local reason = ARGV[6]\n"
+"if ARGV[1] == 'r' then\n"
+"  local cur = redis.call('GET', KEYS[1])\n"
+"  if cur then\n"
+"    local ce, il, jl, rest = string.match(cur, '^(%d+):(%d+):(%d+):(.*)$')\n"
+"    if ce then\n"
+"      if tonumber(ce) > exp then exp = tonumber(ce) end\n"
+"      if reason == '' then\n"
+"        reason = string.sub(rest, tonumber(il) + tonumber(jl) + 1)\n"
+"      end\n"
+"    end\n"
+"  end\n"
+"  local e = string.format('%d', exp)\n"
+"  redis.call('SET', KEYS[1], e .. ':' .. #ARGV[7] .. ':' .. #ARGV[8] ..\n"
+"      ':' .. ARGV[7] .. ARGV[8] .. reason,\n"
+"      'EXAT', string.format('%d', exp + tonumber(ARGV[5])))\n"
+"  ARGV[4] = e\n"
+"else\n"
+"  redis.call('DEL', KEYS[1])\n"
+"end\n"
+"redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], '*', 'o', ARGV[2],\n"
+"    's', ARGV[3], 'op', ARGV[1], 'iss', ARGV[7], 'jti', ARGV[8],\n"
+"    'exp', ARGV[4], 'r', reason)\n"
+"redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])\n"
+"return 1\n";
+
+/* An own write not yet confirmed by Redis. */
+struct obox {
+	STAILQ_ENTRY(obox) entry;	/* in outbox or keep */
+	uint64_t	 seq;		/* journal sequence number */
+	int		 type;		/* JOURNAL_REVOKE or JOURNAL_UNREVOKE */
+	int64_t		 exp;		/* REVOKE: the token's exp */
+	int64_t		 ts;		/* when it was made */
+	size_t		 isslen;	/* bytes of iss at data */
+	size_t		 jtilen;	/* bytes of jti after iss */
+	size_t		 reasonlen;	/* bytes of reason after jti */
+	char		 data[];	/* iss, jti, reason */
+};
+STAILQ_HEAD(oboxq, obox);
+
+/* One slot of the in-flight set. */
+struct iflight {
+	uint8_t		 digest[SIPHASH_OUT_LEN]; /* of (iss, jti) */
+	uint64_t	 seq;		/* newest own write; 0: empty slot */
+};
+
+/* Own writes not yet read back from the stream, by key: open addressing
+ * with linear probing and backward-shift deletion. */
+struct iset {
+	struct iflight	*slots;		/* cap slots */
+	size_t		 cap;		/* power of two, or 0 */
+	size_t		 count;		/* slots in use */
+	uint8_t		 key[SIPHASH_KEY_LEN]; /* random digest key */
+};
+
+/* A full reload in progress. */
+struct reload {
+	struct blocklist *bl;		/* the set being built */
+	struct journal_snap *snap;	/* its journal image */
+	uint64_t	 base;		/* own writes above it are re-applied */
+	char		 pos[REPL_ID_MAX]; /* stream id noted before the scan */
+	int		 have_pos;	/* the XREVRANGE reply came */
+	int		 scan_done;	/* SCAN returned cursor 0 */
+	size_t		 mgets;		/* MGET replies outstanding */
+	size_t		 loaded;	/* entries taken from Redis */
+	int64_t		 t0;		/* when it started (ms) */
+};
+
+/* Everything this module knows. */
+static struct {
+	struct event_base *base;	/* the daemon's loop */
+	void		(*changed)(void); /* writes confirmed or state moved */
+	struct repl_target target;	/* parsed --redis */
+	char		 origin[REPL_ORIGIN_LEN + 1]; /* this daemon's id */
+	char		*password;	/* from --redis-password-file */
+	enum repl_state	 state;		/* see enum repl_state */
+	int		 wait_over;	/* --redis-wait passed or synced once */
+	redisAsyncContext *wc;		/* writes, scans, lookups */
+	redisAsyncContext *sc;		/* the blocking stream read */
+	int		 wc_ready;	/* handshake done: writes flow */
+	int		 sc_ready;	/* handshake done */
+	int		 reading;	/* an XREAD is outstanding */
+	int		 joined;	/* pos is known to have no gap after it:
+					 * the stream may be read */
+	size_t		 wc_pending;	/* commands unanswered on wc */
+	size_t		 sc_pending;	/* commands unanswered on sc */
+	int64_t		 wc_progress;	/* last reply, or first send (ms) */
+	int64_t		 sc_progress;	/* same for sc */
+	char		 sha[41];	/* SHA1 of repl_script */
+	struct oboxq	 outbox;	/* own writes to confirm, seq order */
+	struct obox	*unsent;	/* first not yet sent, or NULL */
+	struct obox	*last_sent;	/* last sent, not yet confirmed */
+	size_t		 nout;		/* entries in outbox */
+	size_t		 inflight;	/* sent, not yet confirmed */
+	uint64_t	 last_seq;	/* highest seq put in the outbox */
+	struct oboxq	 keep;		/* confirmed during a reload */
+	struct reload	*reload;	/* a reload in progress, or NULL */
+	char		 pos[REPL_ID_MAX]; /* last stream id read */
+	int		 have_pos;	/* pos is valid (this process) */
+	struct iset	 iset;		/* own writes not yet read back */
+	struct event	*retry_ev;	/* reconnect after backoff */
+	struct event	*tick_ev;	/* timeout checks */
+	struct event	*wait_ev;	/* end of --redis-wait */
+	struct event	*notify_ev;	/* calls changed() from the loop */
+	uint64_t	 acked;		/* highest own seq Redis has, as far
+					 * as this connection knows */
+	int		 backoff_ms;	/* next reconnect delay */
+	int		 down_logged;	/* the outage was logged */
+	int		 connected_once; /* a handshake ever completed */
+	int64_t		 last_live;	/* last XREAD reply (ms) */
+	struct repl_stats stats;	/* counters */
+} R;
+
+static void	repl_fail(const char *, ...) LOG_FMT(1, 2);
+static void	repl_scan(const char *);
+static void	repl_pump(void);
+static void	repl_read(void);
+
+/* Return monotonic milliseconds. */
+static int64_t
+repl_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Parse a --redis URL into t; 0, or -1 with err. */
+int
+repl_parse_url(const char *url, struct repl_target *t, char *err,
+    size_t errlen)
+{
+	const char	*p, *host, *hend, *colon;
+	char		*end;
+	long		 v;
+	size_t		 n;
+
+	memset(t, 0, sizeof *t);
+	t->port = 6379;
+	if (strncmp(url, "unix:", 5) == 0) {
+		p = url + 5;
+		if (strncmp(p, "//", 2) == 0)
+			p += 2;
+		if (*p != '/') {
+			snprintf(err, errlen, "%s: unix: needs an absolute "
+			    "path", url);
+			return -1;
+		}
+		if (strlen(p) >= sizeof t->path) {
+			snprintf(err, errlen, "%s: socket path too long "
+			    "(max %zu bytes)", url, sizeof t->path - 1);
+			return -1;
+		}
+		memcpy(t->path, p, strlen(p) + 1);
+		return 0;
+	}
+	if (strncmp(url, "redis://", 8) != 0) {
+		snprintf(err, errlen, "%s: expected unix:/path or "
+		    "redis://host[:port][/db]", url);
+		return -1;
+	}
+	host = url + 8;
+	if (strchr(host, '@') != NULL) {
+		snprintf(err, errlen, "%s: no credentials in the URL; use "
+		    "--redis-password-file", url);
+		return -1;
+	}
+	if (*host == '[') {
+		if ((hend = strchr(host, ']')) == NULL) {
+			snprintf(err, errlen, "%s: unterminated [", url);
+			return -1;
+		}
+		host++;
+		p = hend + 1;
+	} else {
+		hend = host + strcspn(host, ":/");
+		p = hend;
+	}
+	n = (size_t)(hend - host);
+	if (n == 0 || n >= sizeof t->host) {
+		snprintf(err, errlen, "%s: bad host", url);
+		return -1;
+	}
+	memcpy(t->host, host, n);
+	t->host[n] = '\0';
+	if (*p == ':') {
+		colon = p + 1;
+		errno = 0;
+		v = strtol(colon, &end, 10);
+		if (end == colon || errno != 0 || v < 1 || v > 65535 ||
+		    (*end != '\0' && *end != '/')) {
+			snprintf(err, errlen, "%s: bad port", url);
+			return -1;
+		}
+		t->port = (int)v;
+		p = end;
+	}
+	if (*p == '/' && p[1] != '\0') {
+		errno = 0;
+		v = strtol(p + 1, &end, 10);
+		if (p[1] < '0' || p[1] > '9' || errno != 0 || *end != '\0' ||
+		    v < 0 || v > 1000000) {
+			snprintf(err, errlen, "%s: bad database number", url);
+			return -1;
+		}
+		t->db = (int)v;
+	} else if (*p != '\0' && strcmp(p, "/") != 0) {
+		snprintf(err, errlen, "%s: unexpected text after the host",
+		    url);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read the password file into R.password; 0, or -1 with err. */
+static int
+repl_read_password(const char *path, char *err, size_t errlen)
+{
+	char	 buf[REPL_PASSWORD_MAX + 2];
+	ssize_t	 n;
+	size_t	 len;
+	int	 fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = read(fd, buf, sizeof buf - 1);
+	saved = errno;
+	close(fd);
+	if (n == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(saved));
+		return -1;
+	}
+	len = (size_t)n;
+	if (len > REPL_PASSWORD_MAX) {
+		snprintf(err, errlen, "%s: longer than %d bytes", path,
+		    REPL_PASSWORD_MAX);
+		return -1;
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	buf[len] = '\0';
+	if (len == 0 || memchr(buf, '\0', len) != NULL ||
+	    strpbrk(buf, "\r\n") != NULL) {
+		snprintf(err, errlen, "%s: empty or not one line", path);
+		return -1;
+	}
+	if ((R.password = strdup(buf)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	explicit_bzero(buf, sizeof buf);
+	return 0;
+}
+
+/* Return 1 if s is REPL_ORIGIN_LEN lowercase hex digits. */
+static int
+repl_origin_valid(const char *s, size_t len)
+{
+	size_t	i;
+
+	if (len != REPL_ORIGIN_LEN)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* Read this daemon's origin id from the state directory, creating it
+ * (atomically, synced) unless checkonly; 0, or -1 with err. */
+static int
+repl_load_origin(int checkonly, char *err, size_t errlen)
+{
+	char		 path[PATH_MAX], tmp[PATH_MAX], buf[REPL_ORIGIN_LEN + 2];
+	uint8_t		 rnd[REPL_ORIGIN_LEN / 2];
+	ssize_t		 n;
+	size_t		 i;
+	int		 fd, saved;
+
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", settings.state_dir,
+	    REPL_ORIGIN_FILE) >= sizeof path ||
+	    (size_t)snprintf(tmp, sizeof tmp, "%s/%s.tmp", settings.state_dir,
+	    REPL_ORIGIN_FILE) >= sizeof tmp) {
+		snprintf(err, errlen, "state directory path too long");
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
+		n = read(fd, buf, sizeof buf);
+		saved = errno;
+		close(fd);
+		if (n == -1) {
+			snprintf(err, errlen, "%s: %s", path, strerror(saved));
+			return -1;
+		}
+		if (n > 0 && buf[n - 1] == '\n')
+			n--;
+		if (!repl_origin_valid(buf, (size_t)n)) {
+			snprintf(err, errlen, "%s: not an origin id (%d hex "
+			    "digits)", path, REPL_ORIGIN_LEN);
+			return -1;
+		}
+		memcpy(R.origin, buf, REPL_ORIGIN_LEN);
+		R.origin[REPL_ORIGIN_LEN] = '\0';
+		return 0;
+	}
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < sizeof rnd; i++)
+		snprintf(R.origin + 2 * i, 3, "%02x", rnd[i]);
+	if (checkonly)
+		return 0;
+	memcpy(buf, R.origin, REPL_ORIGIN_LEN);
+	buf[REPL_ORIGIN_LEN] = '\n';
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1 || write(fd, buf, REPL_ORIGIN_LEN + 1) !=
+	    REPL_ORIGIN_LEN + 1 || fsync(fd) == -1) {
+		saved = errno;
+		if (fd != -1)
+			close(fd);
+		(void)unlink(tmp);
+		snprintf(err, errlen, "%s: %s", tmp, strerror(saved));
+		return -1;
+	}
+	close(fd);
+	if (rename(tmp, path) == -1) {
+		saved = errno;
+		(void)unlink(tmp);
+		snprintf(err, errlen, "%s: %s", path, strerror(saved));
+		return -1;
+	}
+	if ((fd = open(settings.state_dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) != -1) {
+		(void)fsync(fd);
+		close(fd);
+	}
+	log_info("redis: new origin id %s", R.origin);
+	return 0;
+}
+
+/* Check the Redis settings, load the origin id and the password. */
+int
+repl_init(int checkonly, char *err, size_t errlen)
+{
+	STAILQ_INIT(&R.outbox);
+	STAILQ_INIT(&R.keep);
+	R.state = REPL_OFF;
+	if (settings.redis_url == NULL)
+		return 0;
+	if (repl_parse_url(settings.redis_url, &R.target, err, errlen) == -1)
+		return -1;
+	if (strlen(settings.key_prefix) > REVOKD_KEY_PREFIX_MAX) {
+		snprintf(err, errlen, "key prefix longer than %d bytes",
+		    REVOKD_KEY_PREFIX_MAX);
+		return -1;
+	}
+	if (settings.redis_password_file != NULL &&
+	    repl_read_password(settings.redis_password_file, err,
+	    errlen) == -1)
+		return -1;
+	if (getrandom(R.iset.key, sizeof R.iset.key, 0) !=
+	    (ssize_t)sizeof R.iset.key) {
+		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		return -1;
+	}
+	R.state = REPL_LOADING;
+	return repl_load_origin(checkonly, err, errlen);
+}
+
+/* --- The in-flight set ------------------------------------------------ */
+
+/* Compute the digest of (iss, jti). */
+static void
+iset_digest(const char *iss, size_t isslen, const char *jti, size_t jtilen,
+    uint8_t out[SIPHASH_OUT_LEN])
+{
+	uint8_t	buf[2 + BLOCKLIST_ID_MAX + BLOCKLIST_ID_MAX];
+
+	buf[0] = (uint8_t)isslen;
+	buf[1] = (uint8_t)(isslen >> 8);
+	memcpy(buf + 2, iss, isslen);
+	memcpy(buf + 2 + isslen, jti, jtilen);
+	siphash128(R.iset.key, buf, 2 + isslen + jtilen, out);
+}
+
+/* Return the slot holding d, or the empty slot where it would go. */
+static struct iflight *
+iset_find(struct iset *s, const uint8_t *d)
+{
+	size_t	i, mask = s->cap - 1;
+	uint64_t h;
+
+	memcpy(&h, d, sizeof h);
+	for (i = h & mask;; i = (i + 1) & mask)
+		if (s->slots[i].seq == 0 ||
+		    memcmp(s->slots[i].digest, d, SIPHASH_OUT_LEN) == 0)
+			return &s->slots[i];
+}
+
+/* Resize the set to cap slots (a power of two); 0 or -1 on OOM. */
+static int
+iset_resize(struct iset *s, size_t cap)
+{
+	struct iflight	*old = s->slots, *slot;
+	size_t		 i, oldcap = s->cap;
+
+	if ((s->slots = calloc(cap, sizeof *s->slots)) == NULL) {
+		s->slots = old;
+		return -1;
+	}
+	s->cap = cap;
+	for (i = 0; i < oldcap; i++)
+		if (old[i].seq != 0) {
+			slot = iset_find(s, old[i].digest);
+			*slot = old[i];
+		}
+	free(old);
+	return 0;
+}
+
+/* Note an own write of (iss, jti) with seq. */
+static void
+iset_add(const char *iss, size_t isslen, const char *jti, size_t jtilen,
+    uint64_t seq)
+{
+	struct iset	*s = &R.iset;
+	struct iflight	*slot;
+	uint8_t		 d[SIPHASH_OUT_LEN];
+
+	if ((s->count + 1) * 2 > s->cap &&
+	    iset_resize(s, s->cap ? s->cap * 2 : 64) == -1) {
+		log_warnx("redis: out of memory for the in-flight set");
+		return;		/* at worst a conflict resolves late */
+	}
+	iset_digest(iss, isslen, jti, jtilen, d);
+	slot = iset_find(s, d);
+	if (slot->seq == 0) {
+		memcpy(slot->digest, d, sizeof d);
+		s->count++;
+	}
+	if (seq > slot->seq)
+		slot->seq = seq;
+}
+
+/* Empty the slot at index i, shifting later ones of its run back. */
+static void
+iset_delete(struct iset *s, size_t i)
+{
+	size_t	 j = i, k, mask = s->cap - 1;
+	uint64_t h;
+
+	for (;;) {
+		s->slots[i].seq = 0;
+		for (;;) {
+			j = (j + 1) & mask;
+			if (s->slots[j].seq == 0) {
+				s->count--;
+				return;
+			}
+			memcpy(&h, s->slots[j].digest, sizeof h);
+			k = h & mask;
+			/* Move j back to i unless its home lies in (i, j]. */
+			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+				continue;
+			s->slots[i] = s->slots[j];
+			i = j;
+			break;
+		}
+	}
+}
+
+/* Return the slot of (iss, jti), or NULL. */
+static struct iflight *
+iset_get(const char *iss, size_t isslen, const char *jti, size_t jtilen)
+{
+	struct iflight	*slot;
+	uint8_t		 d[SIPHASH_OUT_LEN];
+
+	if (R.iset.count == 0)
+		return NULL;
+	iset_digest(iss, isslen, jti, jtilen, d);
+	slot = iset_find(&R.iset, d);
+	return slot->seq == 0 ? NULL : slot;
+}
+
+/* Forget every own write with seq <= upto (a reload covered them). */
+static void
+iset_drop_upto(uint64_t upto)
+{
+	struct iset	*s = &R.iset;
+	size_t		 i;
+
+	/* A deletion shifts a later entry into slot i: look at i again.
+	 * An entry shifted from the front to the back across the wrap is
+	 * looked at when the scan gets there. */
+	for (i = 0; i < s->cap;) {
+		if (s->slots[i].seq != 0 && s->slots[i].seq <= upto)
+			iset_delete(s, i);
+		else
+			i++;
+	}
+}
+
+/* --- The outbox ------------------------------------------------------- */
+
+/* Tell the journal which records must stay uncompacted. */
+static void
+outbox_publish(void)
+{
+	struct obox	*o = STAILQ_FIRST(&R.outbox);
+
+	/* Not yet open while it replays: repl_start publishes then. */
+	if (journal != NULL)
+		journal_set_unconfirmed(journal, o != NULL ? o->seq :
+		    UINT64_MAX);
+}
+
+/* Append an own write to the outbox (and the in-flight set). */
+static void
+outbox_add(const struct journal_rec *rec)
+{
+	struct obox	*o;
+
+	if (rec->seq <= R.last_seq)
+		return;		/* replayed twice (snapshot and log) */
+	o = malloc(sizeof *o + rec->isslen + rec->jtilen + rec->reasonlen);
+	if (o == NULL)
+		fatalx("out of memory for the Redis outbox");
+	o->seq = rec->seq;
+	o->type = rec->type;
+	o->exp = rec->exp;
+	o->ts = rec->ts;
+	o->isslen = rec->isslen;
+	o->jtilen = rec->jtilen;
+	o->reasonlen = rec->reasonlen;
+	memcpy(o->data, rec->iss, rec->isslen);
+	memcpy(o->data + rec->isslen, rec->jti, rec->jtilen);
+	memcpy(o->data + rec->isslen + rec->jtilen, rec->reason,
+	    rec->reasonlen);
+	STAILQ_INSERT_TAIL(&R.outbox, o, entry);
+	if (R.unsent == NULL)
+		R.unsent = o;
+	R.nout++;
+	R.last_seq = rec->seq;
+	iset_add(o->data, o->isslen, o->data + o->isslen, o->jtilen, o->seq);
+	if (o == STAILQ_FIRST(&R.outbox))
+		outbox_publish();
+}
+
+/* Fill a journal record from an outbox entry. */
+static void
+outbox_rec(const struct obox *o, struct journal_rec *rec)
+{
+	memset(rec, 0, sizeof *rec);
+	rec->type = o->type;
+	rec->seq = o->seq;
+	rec->exp = o->exp;
+	rec->ts = o->ts;
+	rec->iss = o->data;
+	rec->isslen = o->isslen;
+	rec->jti = o->data + o->isslen;
+	rec->jtilen = o->jtilen;
+	rec->reason = o->data + o->isslen + o->jtilen;
+	rec->reasonlen = o->reasonlen;
+}
+
+/* Drop the outbox entries Redis already has (seq <= upto). */
+static void
+outbox_confirmed_upto(uint64_t upto)
+{
+	struct obox	*o;
+
+	while ((o = STAILQ_FIRST(&R.outbox)) != NULL && o->seq <= upto) {
+		STAILQ_REMOVE_HEAD(&R.outbox, entry);
+		if (R.unsent == o)
+			R.unsent = STAILQ_NEXT(o, entry);
+		R.nout--;
+		free(o);
+	}
+	outbox_publish();
+}
+
+/* Note an own write replayed from the journal at start-up. */
+void
+repl_replayed(const struct journal_rec *rec)
+{
+	if (R.state != REPL_OFF)
+		outbox_add(rec);
+}
+
+/* Queue an own write for Redis. */
+void
+repl_write(const struct journal_rec *rec)
+{
+	if (R.state == REPL_OFF)
+		return;
+	outbox_add(rec);
+	repl_pump();
+}
+
+/* --- Connections ------------------------------------------------------ */
+
+/* Run the changed() callback from the loop, not from inside a caller
+ * that may be in the middle of a client's request. */
+static void
+repl_notify(void)
+{
+	if (R.notify_ev != NULL)
+		event_active(R.notify_ev, EV_TIMEOUT, 0);
+}
+
+/* The deferred notification fired. */
+static void
+repl_notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (R.changed != NULL)
+		R.changed();
+}
+
+/* Drop both connections and what depended on them: a reload in progress
+ * and the writes it kept. */
+static void
+repl_drop(void)
+{
+	redisAsyncContext	*ac;
+	struct obox		*o;
+
+	/* Freed contexts call their pending callbacks with no reply; those
+	 * see that the context is no longer ours and do nothing. */
+	if ((ac = R.wc) != NULL) {
+		R.wc = NULL;
+		redisAsyncFree(ac);
+	}
+	if ((ac = R.sc) != NULL) {
+		R.sc = NULL;
+		redisAsyncFree(ac);
+	}
+	R.wc_ready = R.sc_ready = R.reading = R.joined = 0;
+	R.wc_pending = R.sc_pending = 0;
+	if (R.reload != NULL) {
+		blocklist_free(R.reload->bl);
+		journal_snap_free(R.reload->snap);
+		free(R.reload);
+		R.reload = NULL;
+	}
+	while ((o = STAILQ_FIRST(&R.keep)) != NULL) {
+		STAILQ_REMOVE_HEAD(&R.keep, entry);
+		free(o);
+	}
+}
+
+/* Log the outage once, switch to degraded when serving, and schedule a
+ * reconnect. */
+static void
+repl_fail(const char *fmt, ...)
+{
+	struct timeval		 tv;
+	va_list			 ap;
+	char			 why[256];
+	int			 delay;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	repl_drop();
+	R.unsent = STAILQ_FIRST(&R.outbox);
+	R.last_sent = NULL;
+	R.inflight = 0;
+	if (!R.down_logged) {
+		log_warnx("redis: %s: %s; %s, retrying", settings.redis_url,
+		    why, R.state == REPL_LOADING && !R.wait_over ?
+		    "still loading" : "serving from memory and the journal, "
+		    "writes answered +PENDING");
+		R.down_logged = 1;
+	} else
+		log_debug("redis: %s", why);
+	if (R.state == REPL_SYNCED ||
+	    (R.state == REPL_LOADING && R.wait_over))
+		R.state = REPL_DEGRADED;
+	/* Full jitter over the upper half: spreads a fleet's reconnects. */
+	delay = R.backoff_ms / 2 + (int)(random() % (R.backoff_ms / 2 + 1));
+	R.backoff_ms = R.backoff_ms * 2 > REPL_BACKOFF_MAX_MS ?
+	    REPL_BACKOFF_MAX_MS : R.backoff_ms * 2;
+	tv.tv_sec = delay / 1000;
+	tv.tv_usec = (delay % 1000) * 1000;
+	evtimer_add(R.retry_ev, &tv);
+	repl_notify();
+}
+
+/* Account for a reply on ac; return 1 if ac is still ours and the reply
+ * is usable (an error reply only when errors_ok), else 0: the context was
+ * dropped, or an error reply failed the session. */
+static int
+repl_got_err(redisAsyncContext *ac, redisReply *r, const char *what,
+    int errors_ok)
+{
+	if (ac == R.wc && ac != NULL) {
+		R.wc_pending--;
+		R.wc_progress = repl_ms();
+	} else if (ac == R.sc && ac != NULL) {
+		R.sc_pending--;
+		R.sc_progress = repl_ms();
+	} else
+		return 0;
+	if (r == NULL)
+		return 0;	/* the disconnect callback reports it */
+	if (r->type == REDIS_REPLY_ERROR && !errors_ok) {
+		repl_fail("%s: %s", what, r->str);
+		return 0;
+	}
+	return 1;
+}
+
+/* repl_got_err without error replies. */
+static int
+repl_got(redisAsyncContext *ac, redisReply *r, const char *what)
+{
+	return repl_got_err(ac, r, what, 0);
+}
+
+/* Send a command on wc or sc; 0, or -1 (the session failed). */
+static int
+repl_send(redisAsyncContext *ac, redisCallbackFn *fn, void *priv, int argc,
+    const char **argv, const size_t *lens)
+{
+	size_t	*pending = ac == R.wc ? &R.wc_pending : &R.sc_pending;
+	int64_t	*progress = ac == R.wc ? &R.wc_progress : &R.sc_progress;
+
+	if (redisAsyncCommandArgv(ac, fn, priv, argc, argv, lens) != REDIS_OK) {
+		repl_fail("cannot send %s", argv[0]);
+		return -1;
+	}
+	if ((*pending)++ == 0)
+		*progress = repl_ms();
+	return 0;
+}
+
+/* Send a command of NUL-terminated words. */
+static int
+repl_sendv(redisAsyncContext *ac, redisCallbackFn *fn, void *priv,
+    int argc, const char **argv)
+{
+	size_t	lens[16];
+	int	i;
+
+	if (argc > 16)
+		fatalx("repl_sendv: too many arguments");
+	for (i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	return repl_send(ac, fn, priv, argc, argv, lens);
+}
+
+/* Build a Redis key name: the prefix followed by name. */
+static size_t
+repl_key(char *buf, size_t size, const char *name)
+{
+	int	n = snprintf(buf, size, "%s%s", settings.key_prefix, name);
+
+	return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
+}
+
+/* Build an entry's key into buf (REPL_KEY_MAX bytes); returns its length. */
+static size_t
+repl_entry_key(char *buf, const char *iss, size_t isslen, const char *jti,
+    size_t jtilen)
+{
+	int	n = snprintf(buf, REPL_KEY_MAX, "%sj:%zu:", settings.key_prefix,
+	    isslen);
+
+	memcpy(buf + n, iss, isslen);
+	memcpy(buf + n + isslen, jti, jtilen);
+	return (size_t)n + isslen + jtilen;
+}
+
+/* A write's script reply: confirmed (applied or seen before). */
+static void
+repl_eval_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct obox	*o;
+
+	/* Only a current connection's replies get here: priv is alive. */
+	if (!repl_got(ac, reply, "write"))
+		return;
+	/* Replies come in the order the writes were sent: the head. */
+	if ((o = STAILQ_FIRST(&R.outbox)) == NULL || o != priv) {
+		repl_fail("write confirmation out of order");
+		return;
+	}
+	STAILQ_REMOVE_HEAD(&R.outbox, entry);
+	R.nout--;
+	R.inflight--;
+	R.acked = o->seq;
+	if (R.last_sent == o)
+		R.last_sent = NULL;
+	if (R.reload != NULL && o->seq > R.reload->base)
+		STAILQ_INSERT_TAIL(&R.keep, o, entry);
+	else
+		free(o);
+	outbox_publish();
+	repl_pump();
+	repl_notify();
+}
+
+/* Send unsent writes while the window has room. */
+static void
+repl_pump(void)
+{
+	char		 key[REPL_KEY_MAX], stream[REPL_KEY_MAX];
+	char		 origins[REPL_KEY_MAX], seq[24], exp[24], grace[24];
+	char		 maxlen[24], prev[24];
+	const char	*argv[16];
+	size_t		 lens[16];
+	struct obox	*o, *before;
+	int		 i;
+
+	/* Not before the stream position is settled: a reload must know
+	 * which writes it cannot have seen (those sent after it started). */
+	if (!R.wc_ready || (!R.joined && R.reload == NULL))
+		return;
+	if (repl_key(stream, sizeof stream, "stream") == 0 ||
+	    repl_key(origins, sizeof origins, "origins") == 0)
+		return;
+	snprintf(grace, sizeof grace, "%lld", (long long)settings.exp_grace);
+	snprintf(maxlen, sizeof maxlen, "%zu", settings.stream_maxlen);
+	while ((o = R.unsent) != NULL && R.inflight < REPL_WINDOW) {
+		/* The previous write, which Redis must have applied first. */
+		before = R.last_sent;
+		snprintf(prev, sizeof prev, "%llu", (unsigned long long)
+		    (before != NULL ? before->seq : R.acked));
+		snprintf(seq, sizeof seq, "%llu", (unsigned long long)o->seq);
+		snprintf(exp, sizeof exp, "%lld", (long long)o->exp);
+		i = 0;
+		argv[i] = "EVALSHA"; lens[i++] = 7;
+		argv[i] = R.sha; lens[i++] = 40;
+		argv[i] = "3"; lens[i++] = 1;
+		argv[i] = key;
+		lens[i++] = repl_entry_key(key, o->data, o->isslen,
+		    o->data + o->isslen, o->jtilen);
+		argv[i] = stream; lens[i++] = strlen(stream);
+		argv[i] = origins; lens[i++] = strlen(origins);
+		argv[i] = o->type == JOURNAL_REVOKE ? "r" : "u"; lens[i++] = 1;
+		argv[i] = R.origin; lens[i++] = REPL_ORIGIN_LEN;
+		argv[i] = seq; lens[i++] = strlen(seq);
+		argv[i] = exp; lens[i++] = strlen(exp);
+		argv[i] = grace; lens[i++] = strlen(grace);
+		argv[i] = o->data + o->isslen + o->jtilen;
+		lens[i++] = o->reasonlen;
+		argv[i] = o->data; lens[i++] = o->isslen;
+		argv[i] = o->data + o->isslen; lens[i++] = o->jtilen;
+		argv[i] = maxlen; lens[i++] = strlen(maxlen);
+		argv[i] = prev; lens[i++] = strlen(prev);
+		if (repl_send(R.wc, repl_eval_cb, o, i, argv, lens) == -1)
+			return;
+		R.unsent = STAILQ_NEXT(o, entry);
+		R.last_sent = o;
+		R.inflight++;
+	}
+}
+
+/* --- The stream ------------------------------------------------------- */
+
+/* Parse len decimal digits (nothing else) at s into *v; 0, or -1 if
+ * they are not that or overflow. */
+static int
+repl_u64(const char *s, size_t len, uint64_t *v)
+{
+	size_t	i;
+
+	*v = 0;
+	if (len == 0 || len > 20)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9' ||
+		    *v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return -1;
+		*v = *v * 10 + (uint64_t)(s[i] - '0');
+	}
+	return 0;
+}
+
+/* Parse a stream id "ms-seq"; 0, or -1 if it is not one. */
+static int
+repl_id_parse(const char *s, uint64_t *ms, uint64_t *seq)
+{
+	const char	*dash = strchr(s, '-');
+
+	if (dash == NULL || repl_u64(s, (size_t)(dash - s), ms) == -1 ||
+	    repl_u64(dash + 1, strlen(dash + 1), seq) == -1)
+		return -1;
+	return 0;
+}
+
+/* Compare two stream ids like strcmp; an unparsable one sorts last. */
+static int
+repl_id_cmp(const char *a, const char *b)
+{
+	uint64_t	am, as, bm, bs;
+
+	if (repl_id_parse(a, &am, &as) == -1)
+		return 1;
+	if (repl_id_parse(b, &bm, &bs) == -1)
+		return -1;
+	if (am != bm)
+		return am < bm ? -1 : 1;
+	return as < bs ? -1 : as > bs;
+}
+
+/* Become synced (caught up with the stream). */
+static void
+repl_set_synced(void)
+{
+	if (R.state == REPL_SYNCED)
+		return;
+	log_info("redis: synced with %s (%zu entries, %zu writes pending)",
+	    settings.redis_url, blocklist_count(blocklist), R.nout);
+	R.state = REPL_SYNCED;
+	R.wait_over = 1;
+	R.down_logged = 0;
+	R.backoff_ms = REPL_BACKOFF_MIN_MS;
+	repl_notify();
+}
+
+/* Return the value of field name in an event's field list, or NULL. */
+static const redisReply *
+repl_field(const redisReply *fields, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i + 1 < fields->elements; i += 2)
+		if (fields->element[i]->type == REDIS_REPLY_STRING &&
+		    strcmp(fields->element[i]->str, name) == 0 &&
+		    fields->element[i + 1]->type == REDIS_REPLY_STRING)
+			return fields->element[i + 1];
+	return NULL;
+}
+
+/* Apply one stream event [id, [field, value, ...]]; 0, or -1 when the
+ * reply does not even carry a usable id (the stream cannot be followed). */
+static int
+repl_apply_event(const redisReply *e)
+{
+	const redisReply	*id, *f, *o, *s, *op, *iss, *jti, *exp, *why;
+	struct journal_rec	 rec;
+	struct blocklist_hit	 hit;
+	struct iflight		*slot;
+	int64_t			 horizon;
+	uint64_t		 v, e64;
+	int			 own;
+
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+	    (id = e->element[0])->type != REDIS_REPLY_STRING ||
+	    (f = e->element[1])->type != REDIS_REPLY_ARRAY ||
+	    id->len >= sizeof R.pos || repl_id_parse(id->str, &v, &e64) == -1)
+		return -1;
+	memcpy(R.pos, id->str, id->len + 1);
+	o = repl_field(f, "o");
+	s = repl_field(f, "s");
+	op = repl_field(f, "op");
+	iss = repl_field(f, "iss");
+	jti = repl_field(f, "jti");
+	exp = repl_field(f, "exp");
+	why = repl_field(f, "r");
+	if (o == NULL || s == NULL || op == NULL || iss == NULL ||
+	    jti == NULL || exp == NULL || why == NULL || op->len != 1 ||
+	    (op->str[0] != 'r' && op->str[0] != 'u') || jti->len < 1 ||
+	    jti->len > settings.limits.max_jti || iss->len >
+	    settings.limits.max_iss || why->len > settings.limits.max_reason ||
+	    repl_u64(s->str, s->len, &v) == -1 ||
+	    repl_u64(exp->str, exp->len, &e64) == -1) {
+		log_warnx("redis: stream event %s malformed, skipped", R.pos);
+		return 0;
+	}
+	own = o->len == REPL_ORIGIN_LEN && memcmp(o->str, R.origin,
+	    REPL_ORIGIN_LEN) == 0;
+	slot = iset_get(iss->str, iss->len, jti->str, jti->len);
+	if (own) {
+		/* Applied when it was made; applied again only if it is our
+		 * latest write of the key, as Redis merged it (a later exp
+		 * from another daemon wins there). */
+		if (slot == NULL || slot->seq != v)
+			return 0;
+		iset_delete(&R.iset, (size_t)(slot - R.iset.slots));
+	} else if (slot != NULL)
+		return 0;	/* an own write follows it in the stream */
+	else
+		R.stats.applied++;
+	memset(&rec, 0, sizeof rec);
+	rec.flags = JOURNAL_F_REMOTE;
+	rec.ts = (int64_t)time(NULL);
+	rec.iss = iss->str;
+	rec.isslen = iss->len;
+	rec.jti = jti->str;
+	rec.jtilen = jti->len;
+	horizon = rec.ts - settings.exp_grace;
+	if (op->str[0] == 'u') {
+		if (!blocklist_lookup(blocklist, iss->str, iss->len, jti->str,
+		    jti->len, horizon, NULL))
+			return 0;
+		rec.type = JOURNAL_UNREVOKE;
+		if (journal_append(journal, &rec) == 0)
+			log_warnx("redis: out of memory journaling an event");
+		(void)blocklist_remove(blocklist, iss->str, iss->len, jti->str,
+		    jti->len, horizon);
+		return 0;
+	}
+	rec.exp = (int64_t)e64;
+	if (e64 > UINT32_MAX || rec.exp <= horizon)
+		return 0;	/* expired here already */
+	if (blocklist_lookup(blocklist, iss->str, iss->len, jti->str,
+	    jti->len, horizon, &hit) && hit.exp >= rec.exp &&
+	    (why->len == 0 || (why->len == hit.reason_len &&
+	    memcmp(why->str, hit.reason, why->len) == 0)))
+		return 0;	/* nothing new */
+	rec.type = JOURNAL_REVOKE;
+	rec.reason = why->str;
+	rec.reasonlen = why->len;
+	if (journal_append(journal, &rec) == 0)
+		log_warnx("redis: out of memory journaling an event");
+	if (blocklist_add(blocklist, iss->str, iss->len, jti->str, jti->len,
+	    rec.exp, why->str, why->len, horizon) == -1)
+		log_warnx("redis: out of memory applying an event");
+	return 0;
+}
+
+/* XREAD replied: apply the events, then read on. */
+static void
+repl_xread_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	redisReply	*r = reply, *st, *entries;
+	size_t		 i, n = 0;
+
+	(void)priv;
+	if (!repl_got(ac, r, "XREAD"))
+		return;
+	R.reading = 0;
+	R.last_live = repl_ms();
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+	    (st = r->element[0])->type == REDIS_REPLY_ARRAY &&
+	    st->elements == 2 &&
+	    (entries = st->element[1])->type == REDIS_REPLY_ARRAY) {
+		n = entries->elements;
+		for (i = 0; i < n; i++)
+			if (repl_apply_event(entries->element[i]) == -1) {
+				journal_kick(journal);
+				repl_fail("XREAD: an entry without a valid id");
+				return;
+			}
+		journal_kick(journal);
+	} else if (r->type != REDIS_REPLY_NIL) {
+		repl_fail("XREAD: unexpected reply");
+		return;
+	}
+	if (n < REPL_XREAD_COUNT)
+		repl_set_synced();
+	repl_read();
+}
+
+/* Read the stream from pos (blocking on sc) unless a read is out. */
+static void
+repl_read(void)
+{
+	char		 stream[REPL_KEY_MAX], count[16], block[16];
+	const char	*argv[8];
+	int		 argc;
+
+	if (!R.sc_ready || R.reading || !R.joined || R.reload != NULL ||
+	    repl_key(stream, sizeof stream, "stream") == 0)
+		return;
+	snprintf(count, sizeof count, "%d", REPL_XREAD_COUNT);
+	/* Replies confirm the stream live: often enough for max-staleness. */
+	snprintf(block, sizeof block, "%d", settings.max_staleness > 0 &&
+	    settings.max_staleness * 250 < REPL_BLOCK_MS ?
+	    settings.max_staleness * 250 : REPL_BLOCK_MS);
+	argc = 0;
+	argv[argc++] = "XREAD";
+	argv[argc++] = "COUNT";
+	argv[argc++] = count;
+	/* Catching up does not block: an empty reply means caught up. */
+	if (R.state == REPL_SYNCED) {
+		argv[argc++] = "BLOCK";
+		argv[argc++] = block;
+	}
+	argv[argc++] = "STREAMS";
+	argv[argc++] = stream;
+	argv[argc++] = R.pos;
+	if (repl_sendv(R.sc, repl_xread_cb, NULL, argc, argv) == 0)
+		R.reading = 1;
+}
+
+/* --- Full reload ------------------------------------------------------ */
+
+/* Parse an entry's value "<exp>:<isslen>:<jtilen>:<iss><jti><reason>"
+ * into rec; 0, or -1 if it is not one. */
+static int
+repl_parse_value(const char *v, size_t len, struct journal_rec *rec)
+{
+	const char		*p = v, *end = v + len;
+	unsigned long long	 n[3];
+	int			 i;
+
+	for (i = 0; i < 3; i++) {
+		n[i] = 0;
+		if (p == end || *p < '0' || *p > '9')
+			return -1;
+		while (p < end && *p >= '0' && *p <= '9') {
+			if (n[i] > UINT32_MAX)
+				return -1;
+			n[i] = n[i] * 10 + (unsigned)(*p++ - '0');
+		}
+		if (p == end || *p++ != ':')
+			return -1;
+	}
+	if (n[1] > settings.limits.max_iss || n[2] < 1 ||
+	    n[2] > settings.limits.max_jti ||
+	    (size_t)(end - p) < n[1] + n[2] ||
+	    (size_t)(end - p) - n[1] - n[2] > settings.limits.max_reason)
+		return -1;
+	memset(rec, 0, sizeof *rec);
+	rec->type = JOURNAL_REVOKE;
+	rec->flags = JOURNAL_F_REMOTE;
+	rec->exp = (int64_t)n[0];
+	rec->iss = p;
+	rec->isslen = n[1];
+	rec->jti = p + n[1];
+	rec->jtilen = n[2];
+	rec->reason = p + n[1] + n[2];
+	rec->reasonlen = (size_t)(end - p) - n[1] - n[2];
+	return 0;
+}
+
+/* Apply a write to a reload's set and its journal image. */
+static int
+repl_reload_apply(struct reload *rl, const struct journal_rec *rec,
+    int64_t horizon)
+{
+	if (rec->type == JOURNAL_UNREVOKE) {
+		(void)blocklist_remove(rl->bl, rec->iss, rec->isslen, rec->jti,
+		    rec->jtilen, horizon);
+		return journal_snap_add(rl->snap, rec);
+	}
+	if (rec->exp <= horizon || rec->exp > (int64_t)UINT32_MAX)
+		return 0;
+	if (blocklist_add(rl->bl, rec->iss, rec->isslen, rec->jti,
+	    rec->jtilen, rec->exp, rec->reason, rec->reasonlen, horizon) == -1)
+		return -1;
+	return journal_snap_add(rl->snap, rec);
+}
+
+/* The scan is complete: swap the new set in and follow the stream. */
+static void
+repl_reload_finish(void)
+{
+	struct reload		*rl = R.reload;
+	struct journal_rec	 rec;
+	struct obox		*o;
+	int64_t			 horizon = (int64_t)time(NULL) -
+	    settings.exp_grace;
+
+	/* Own writes the scan may not have seen, in order: those confirmed
+	 * meanwhile, then those still waiting. */
+	while ((o = STAILQ_FIRST(&R.keep)) != NULL) {
+		STAILQ_REMOVE_HEAD(&R.keep, entry);
+		outbox_rec(o, &rec);
+		if (repl_reload_apply(rl, &rec, horizon) == -1)
+			fatalx("out of memory reloading from Redis");
+		free(o);
+	}
+	STAILQ_FOREACH(o, &R.outbox, entry) {
+		outbox_rec(o, &rec);
+		if (repl_reload_apply(rl, &rec, horizon) == -1)
+			fatalx("out of memory reloading from Redis");
+	}
+	blocklist_free(blocklist);
+	blocklist = rl->bl;
+	if (journal_replace(journal, rl->snap) == 0)
+		log_warnx("redis: out of memory writing the reloaded set to "
+		    "the journal; it keeps the old one");
+	journal_kick(journal);
+	iset_drop_upto(rl->base);
+	memcpy(R.pos, rl->pos, sizeof R.pos);
+	R.have_pos = 1;
+	R.joined = 1;
+	R.stats.reloads++;
+	log_info("redis: loaded %zu entries from Redis in %lld ms",
+	    rl->loaded, (long long)(repl_ms() - rl->t0));
+	free(rl);
+	R.reload = NULL;
+	repl_read();
+}
+
+/* Finish the reload once every part of it has answered. */
+static void
+repl_reload_check(void)
+{
+	struct reload	*rl = R.reload;
+
+	if (rl != NULL && rl->have_pos && rl->scan_done && rl->mgets == 0)
+		repl_reload_finish();
+}
+
+/* MGET replied: take the entries. */
+static void
+repl_mget_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	redisReply		*r = reply;
+	struct reload		*rl = R.reload;
+	struct journal_rec	 rec;
+	int64_t			 horizon = (int64_t)time(NULL) -
+	    settings.exp_grace;
+	size_t			 i;
+
+	(void)priv;
+	if (!repl_got(ac, r, "MGET") || rl == NULL)
+		return;
+	if (r->type != REDIS_REPLY_ARRAY) {
+		repl_fail("MGET: unexpected reply");
+		return;
+	}
+	for (i = 0; i < r->elements; i++) {
+		if (r->element[i]->type != REDIS_REPLY_STRING)
+			continue;	/* gone since the SCAN */
+		if (repl_parse_value(r->element[i]->str, r->element[i]->len,
+		    &rec) == -1) {
+			log_warnx("redis: an entry's value is malformed, "
+			    "skipped");
+			continue;
+		}
+		if (repl_reload_apply(rl, &rec, horizon) == -1)
+			fatalx("out of memory reloading from Redis");
+		rl->loaded++;
+	}
+	rl->mgets--;
+	repl_reload_check();
+}
+
+/* SCAN replied: fetch the keys' values, scan on. */
+static void
+repl_scan_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	redisReply	*r = reply, *keys;
+	struct reload	*rl = R.reload;
+	const char	**argv;
+	size_t		 *lens, i;
+
+	(void)priv;
+	if (!repl_got(ac, r, "SCAN") || rl == NULL)
+		return;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    (keys = r->element[1])->type != REDIS_REPLY_ARRAY) {
+		repl_fail("SCAN: unexpected reply");
+		return;
+	}
+	if (keys->elements > 0) {
+		argv = calloc(keys->elements + 1, sizeof *argv);
+		lens = calloc(keys->elements + 1, sizeof *lens);
+		if (argv == NULL || lens == NULL)
+			fatalx("out of memory reloading from Redis");
+		argv[0] = "MGET";
+		lens[0] = 4;
+		for (i = 0; i < keys->elements; i++) {
+			if (keys->element[i]->type != REDIS_REPLY_STRING) {
+				free(argv);
+				free(lens);
+				repl_fail("SCAN: a key that is not a string");
+				return;
+			}
+			argv[i + 1] = keys->element[i]->str;
+			lens[i + 1] = keys->element[i]->len;
+		}
+		i = keys->elements + 1;
+		rl->mgets++;
+		if (repl_send(R.wc, repl_mget_cb, NULL, (int)i, argv,
+		    lens) == -1) {
+			free(argv);
+			free(lens);
+			return;
+		}
+		free(argv);
+		free(lens);
+	}
+	if (strcmp(r->element[0]->str, "0") == 0) {
+		rl->scan_done = 1;
+		repl_reload_check();
+	} else
+		repl_scan(r->element[0]->str);
+}
+
+/* Send SCAN from cursor over the entry keys. */
+static void
+repl_scan(const char *cursor)
+{
+	char		 pat[2 * REVOKD_KEY_PREFIX_MAX + 8], count[16];
+	const char	*argv[6], *p;
+	size_t		 n = 0;
+
+	/* The prefix is matched literally: escape glob characters. */
+	for (p = settings.key_prefix; *p != '\0'; p++) {
+		if (strchr("*?[]\\", *p) != NULL)
+			pat[n++] = '\\';
+		pat[n++] = *p;
+	}
+	memcpy(pat + n, "j:*", 4);
+	snprintf(count, sizeof count, "%d", REPL_SCAN_COUNT);
+	argv[0] = "SCAN";
+	argv[1] = cursor;
+	argv[2] = "MATCH";
+	argv[3] = pat;
+	argv[4] = "COUNT";
+	argv[5] = count;
+	(void)repl_sendv(R.wc, repl_scan_cb, NULL, 6, argv);
+}
+
+/* XREVRANGE replied: the stream position the reload starts from. */
+static void
+repl_xrev_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	redisReply	*r = reply, *e;
+	struct reload	*rl = R.reload;
+
+	(void)priv;
+	if (!repl_got(ac, r, "XREVRANGE") || rl == NULL)
+		return;
+	if (r->type != REDIS_REPLY_ARRAY) {
+		repl_fail("XREVRANGE: unexpected reply");
+		return;
+	}
+	strcpy(rl->pos, "0-0");
+	if (r->elements > 0 && (e = r->element[0])->type ==
+	    REDIS_REPLY_ARRAY && e->elements == 2 &&
+	    e->element[0]->type == REDIS_REPLY_STRING &&
+	    e->element[0]->len < sizeof rl->pos)
+		memcpy(rl->pos, e->element[0]->str, e->element[0]->len + 1);
+	rl->have_pos = 1;
+	repl_reload_check();
+}
+
+/* Start a full reload: note the stream's last id, then scan every entry.
+ * Own writes above base were not in Redis when it started. */
+static void
+repl_reload_start(uint64_t base)
+{
+	struct reload	*rl;
+	char		 stream[REPL_KEY_MAX];
+	const char	*argv[6];
+	uint8_t		 key[BLOCKLIST_KEY_LEN];
+
+	if ((rl = calloc(1, sizeof *rl)) == NULL ||
+	    getrandom(key, sizeof key, 0) != (ssize_t)sizeof key ||
+	    (rl->bl = blocklist_new(key)) == NULL ||
+	    (rl->snap = journal_snap_new()) == NULL)
+		fatalx("out of memory starting a reload from Redis");
+	rl->base = base;
+	rl->t0 = repl_ms();
+	R.reload = rl;
+	log_info("redis: loading the full set from %s", settings.redis_url);
+	(void)repl_key(stream, sizeof stream, "stream");
+	/* Sent before the SCAN on the same connection: every event after
+	 * this id is read from the stream once the scan is done. */
+	argv[0] = "XREVRANGE";
+	argv[1] = stream;
+	argv[2] = "+";
+	argv[3] = "-";
+	argv[4] = "COUNT";
+	argv[5] = "1";
+	if (repl_sendv(R.wc, repl_xrev_cb, NULL, 6, argv) == 0)
+		repl_scan("0");
+}
+
+/* Return 1 if the stream described by XINFO STREAM reply r may lack
+ * events after pos: they were trimmed or deleted, or the stream is new. */
+static int
+repl_gap(const redisReply *r)
+{
+	const redisReply	*v, *maxdel = NULL, *first = NULL, *last = NULL;
+	const char		*name;
+	size_t			 i;
+
+	if (r->type != REDIS_REPLY_ARRAY)	/* no stream: deleted, or */
+		return strcmp(R.pos, "0-0") != 0; /* Redis lost its data */
+	for (i = 0; i + 1 < r->elements; i += 2) {
+		if (r->element[i]->type != REDIS_REPLY_STRING)
+			continue;
+		name = r->element[i]->str;
+		v = r->element[i + 1];
+		if (v->type == REDIS_REPLY_STRING &&
+		    strcmp(name, "max-deleted-entry-id") == 0)
+			maxdel = v;
+		else if (v->type == REDIS_REPLY_STRING &&
+		    strcmp(name, "last-generated-id") == 0)
+			last = v;
+		else if (v->type == REDIS_REPLY_ARRAY && v->elements == 2 &&
+		    v->element[0]->type == REDIS_REPLY_STRING &&
+		    strcmp(name, "first-entry") == 0)
+			first = v->element[0];
+	}
+	if (last == NULL || repl_id_cmp(last->str, R.pos) < 0)
+		return 1;	/* unknown, or a stream made anew */
+	if (repl_id_cmp(last->str, R.pos) == 0)
+		return 0;	/* nothing happened since */
+	if (maxdel != NULL && repl_id_cmp(maxdel->str, R.pos) > 0)
+		return 1;	/* XDEL past pos */
+	/* Trimming removes the oldest entries: the events after pos are all
+	 * there if the first one left is not after pos. (When it is, it may
+	 * be the very next one; reloading then is merely unnecessary.) */
+	return first == NULL || repl_id_cmp(first->str, R.pos) > 0;
+}
+
+/* XINFO STREAM replied: catch up from pos, or reload if events after it
+ * were trimmed away while we were disconnected. */
+static void
+repl_xinfo_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	redisReply	*r = reply;
+	(void)priv;
+	if (!repl_got_err(ac, r, "XINFO", 1))
+		return;
+	if (repl_gap(r)) {
+		log_warnx("redis: events after %s are no longer in the stream; "
+		    "reloading", R.pos);
+		/* Nothing was sent since HGET: Redis has up to acked. */
+		repl_reload_start(R.acked);
+	} else
+		R.joined = 1;
+	repl_pump();
+	repl_read();
+}
+
+/* --- Connecting ------------------------------------------------------- */
+
+/* A handshake step replied; failures end the session. */
+static void
+repl_ok_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	(void)repl_got(ac, reply, priv);
+}
+
+/* SCRIPT LOAD replied with the script's SHA1. */
+static void
+repl_script_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	redisReply	*r = reply;
+
+	(void)priv;
+	if (!repl_got(ac, r, "SCRIPT LOAD"))
+		return;
+	if (r->type != REDIS_REPLY_STRING || r->len != 40) {
+		repl_fail("SCRIPT LOAD: unexpected reply");
+		return;
+	}
+	memcpy(R.sha, r->str, 41);
+}
+
+/* HGET origins replied: what Redis has of ours. The write connection is
+ * ready; sync the set. */
+static void
+repl_hget_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	redisReply	*r = reply;
+	uint64_t	 confirmed = 0;
+	char		 stream[REPL_KEY_MAX];
+	const char	*argv[3];
+
+	(void)priv;
+	if (!repl_got(ac, r, "HGET"))
+		return;
+	if (r->type == REDIS_REPLY_STRING) {
+		if (repl_u64(r->str, r->len, &confirmed) == -1) {
+			repl_fail("HGET: not a sequence number");
+			return;
+		}
+	} else if (r->type != REDIS_REPLY_NIL) {
+		repl_fail("HGET: unexpected reply");
+		return;
+	}
+	outbox_confirmed_upto(confirmed);
+	R.acked = confirmed;
+	R.wc_ready = 1;
+	if (R.connected_once)
+		R.stats.reconnects++;
+	R.connected_once = 1;
+	log_info("redis: connected to %s, %zu writes to deliver",
+	    settings.redis_url, R.nout);
+	if (!R.have_pos) {
+		repl_reload_start(confirmed);
+		repl_pump();
+		return;
+	}
+	(void)repl_key(stream, sizeof stream, "stream");
+	argv[0] = "XINFO";
+	argv[1] = "STREAM";
+	argv[2] = stream;
+	(void)repl_sendv(R.wc, repl_xinfo_cb, NULL, 3, argv);
+	repl_notify();
+}
+
+/* The stream connection answered its handshake. */
+static void
+repl_sc_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	(void)priv;
+	if (!repl_got(ac, reply, "PING"))
+		return;
+	R.sc_ready = 1;
+	repl_read();
+}
+
+/* hiredis: a connection attempt finished. */
+static void
+repl_connect_cb(const redisAsyncContext *ac, int status)
+{
+	if (status == REDIS_OK)
+		return;
+	/* hiredis frees the context after this returns. */
+	if (ac == R.wc) {
+		R.wc = NULL;
+		repl_fail("connect: %s", ac->errstr);
+	} else if (ac == R.sc) {
+		R.sc = NULL;
+		repl_fail("connect: %s", ac->errstr);
+	}
+}
+
+/* hiredis: a connection closed (it frees the context itself). */
+static void
+repl_disconnect_cb(const redisAsyncContext *ac, int status)
+{
+	(void)status;
+	if (ac == R.wc) {
+		R.wc = NULL;
+		repl_fail("connection lost: %s", ac->err ? ac->errstr :
+		    "closed");
+	} else if (ac == R.sc) {
+		R.sc = NULL;
+		repl_fail("connection lost: %s", ac->err ? ac->errstr :
+		    "closed");
+	}
+}
+
+/* Open one connection and queue its authentication; NULL on failure (the
+ * session failed). */
+static redisAsyncContext *
+repl_open(void)
+{
+	redisAsyncContext	*ac;
+	char			 msg[128];
+
+	if (R.target.path[0] != '\0')
+		ac = redisAsyncConnectUnix(R.target.path);
+	else
+		ac = redisAsyncConnect(R.target.host, R.target.port);
+	if (ac == NULL) {
+		repl_fail("out of memory");
+		return NULL;
+	}
+	if (ac->err) {
+		snprintf(msg, sizeof msg, "%s", ac->errstr);
+		redisAsyncFree(ac);
+		repl_fail("connect: %s", msg);
+		return NULL;
+	}
+	if (redisLibeventAttach(ac, R.base) != REDIS_OK) {
+		redisAsyncFree(ac);
+		repl_fail("cannot attach to the event loop");
+		return NULL;
+	}
+	redisAsyncSetConnectCallback(ac, repl_connect_cb);
+	redisAsyncSetDisconnectCallback(ac, repl_disconnect_cb);
+	return ac;
+}
+
+/* Queue AUTH and SELECT as the configuration asks. */
+static int
+repl_hello(redisAsyncContext *ac)
+{
+	static char	 auth[] = "AUTH", select[] = "SELECT";
+	const char	*argv[2];
+	char		 db[16];
+
+	if (R.password != NULL) {
+		argv[0] = "AUTH";
+		argv[1] = R.password;
+		if (repl_sendv(ac, repl_ok_cb, auth, 2, argv) == -1)
+			return -1;
+	}
+	if (R.target.db != 0) {
+		snprintf(db, sizeof db, "%d", R.target.db);
+		argv[0] = "SELECT";
+		argv[1] = db;
+		if (repl_sendv(ac, repl_ok_cb, select, 2, argv) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Connect both connections and queue their handshakes. */
+static void
+repl_connect(void)
+{
+	char		 origins[REPL_KEY_MAX];
+	const char	*argv[3];
+
+	if (R.wc != NULL || R.sc != NULL)
+		return;
+	if ((R.wc = repl_open()) == NULL || (R.sc = repl_open()) == NULL)
+		return;
+	if (repl_hello(R.wc) == -1 || repl_hello(R.sc) == -1)
+		return;
+	argv[0] = "SCRIPT";
+	argv[1] = "LOAD";
+	argv[2] = repl_script;
+	if (repl_sendv(R.wc, repl_script_cb, NULL, 3, argv) == -1)
+		return;
+	(void)repl_key(origins, sizeof origins, "origins");
+	argv[0] = "HGET";
+	argv[1] = origins;
+	argv[2] = R.origin;
+	if (repl_sendv(R.wc, repl_hget_cb, NULL, 3, argv) == -1)
+		return;
+	argv[0] = "PING";
+	(void)repl_sendv(R.sc, repl_sc_cb, NULL, 1, argv);
+}
+
+/* The backoff is over: try again. */
+static void
+repl_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	repl_connect();
+}
+
+/* Drop a connection that stopped answering. */
+static void
+repl_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int64_t	now = repl_ms(), limit = (int64_t)settings.redis_timeout * 1000;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (R.wc != NULL && R.wc_pending > 0 && now - R.wc_progress > limit)
+		repl_fail("no reply for %d s", settings.redis_timeout);
+	else if (R.sc != NULL && R.sc_pending > 0 &&
+	    now - R.sc_progress > limit + REPL_BLOCK_MS)
+		repl_fail("no reply on the stream for %d s",
+		    settings.redis_timeout);
+}
+
+/* --redis-wait is over: serve from the journal if Redis is not there. */
+static void
+repl_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	R.wait_over = 1;
+	if (R.state != REPL_LOADING || R.wc_ready)
+		return;		/* a reload in progress finishes first */
+	log_warnx("redis: not reachable after %d s; serving %zu entries "
+	    "from the journal", settings.redis_wait,
+	    blocklist_count(blocklist));
+	R.state = REPL_DEGRADED;
+	repl_notify();
+}
+
+/* Start connecting to Redis on the loop. */
+int
+repl_start(struct event_base *base, void (*changed)(void))
+{
+	struct timeval	tick = { 0, REPL_TICK_MS * 1000 };
+	struct timeval	wait = { settings.redis_wait, 0 };
+
+	if (R.state == REPL_OFF)
+		return 0;
+	R.base = base;
+	R.changed = changed;
+	outbox_publish();
+	R.backoff_ms = REPL_BACKOFF_MIN_MS;
+	R.last_live = repl_ms();
+	srandom((unsigned)getpid() ^ (unsigned)R.last_live);
+	R.retry_ev = evtimer_new(base, repl_retry_cb, NULL);
+	R.tick_ev = event_new(base, -1, EV_PERSIST, repl_tick_cb, NULL);
+	R.wait_ev = evtimer_new(base, repl_wait_cb, NULL);
+	R.notify_ev = event_new(base, -1, 0, repl_notify_cb, NULL);
+	if (R.retry_ev == NULL || R.tick_ev == NULL || R.wait_ev == NULL ||
+	    R.notify_ev == NULL ||
+	    event_add(R.tick_ev, &tick) == -1 ||
+	    evtimer_add(R.wait_ev, &wait) == -1)
+		return -1;
+	repl_connect();
+	return 0;
+}
+
+/* --- Queries ---------------------------------------------------------- */
+
+/* Return the state. */
+enum repl_state
+repl_state(void)
+{
+	return R.state;
+}
+
+/* Return the state's name. */
+const char *
+repl_state_name(enum repl_state st)
+{
+	switch (st) {
+	case REPL_OFF:
+		return "off";
+	case REPL_LOADING:
+		return "loading";
+	case REPL_SYNCED:
+		return "synced";
+	case REPL_DEGRADED:
+		return "degraded";
+	}
+	return "?";
+}
+
+/* Return the seq up to which every own write is confirmed. */
+uint64_t
+repl_confirmed(void)
+{
+	struct obox	*o = STAILQ_FIRST(&R.outbox);
+
+	return o == NULL ? UINT64_MAX : o->seq - 1;
+}
+
+/* Return 1 when writes cannot be confirmed now. */
+int
+repl_unreachable(void)
+{
+	return R.state != REPL_OFF && !R.wc_ready;
+}
+
+/* Fill in the counters. */
+void
+repl_get_stats(struct repl_stats *st)
+{
+	*st = R.stats;
+	st->pending = R.nout;
+	st->staleness_ms = R.state == REPL_OFF ? 0 : repl_ms() - R.last_live;
+}
+
+/* Return this daemon's origin id. */
+const char *
+repl_origin(void)
+{
+	return R.origin;
+}
+
+/* Disconnect and free everything. */
+void
+repl_stop(void)
+{
+	struct obox		*o;
+
+	if (R.state == REPL_OFF)
+		return;
+	R.changed = NULL;
+	R.state = REPL_DEGRADED;
+	R.down_logged = 1;	/* a clean stop is no outage */
+	repl_drop();
+	while ((o = STAILQ_FIRST(&R.outbox)) != NULL) {
+		STAILQ_REMOVE_HEAD(&R.outbox, entry);
+		free(o);
+	}
+	if (R.retry_ev != NULL)
+		event_free(R.retry_ev);
+	if (R.tick_ev != NULL)
+		event_free(R.tick_ev);
+	if (R.wait_ev != NULL)
+		event_free(R.wait_ev);
+	if (R.notify_ev != NULL)
+		event_free(R.notify_ev);
+	R.retry_ev = R.tick_ev = R.wait_ev = R.notify_ev = NULL;
+	free(R.iset.slots);
+	if (R.password != NULL) {
+		explicit_bzero(R.password, strlen(R.password));
+		free(R.password);
+	}
+}
