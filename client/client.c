@@ -196,6 +196,24 @@ client_roundtrip(revokd_t *h, int argc, const char **argv,
 	return reply;
 }
 
+/* Return the error kind of an error reply: LOADING and STALE say the
+ * daemon cannot answer authoritatively yet, anything else is a refusal. */
+static revokd_err_t
+client_error_kind(const redisReply *r)
+{
+	static const char *const unavailable[] = { "LOADING", "STALE" };
+	size_t	 i, n;
+
+	for (i = 0; i < sizeof unavailable / sizeof unavailable[0]; i++) {
+		n = strlen(unavailable[i]);
+		/* The code is the first word, as in Redis ("-LOADING ..."). */
+		if (r->len >= n && memcmp(r->str, unavailable[i], n) == 0 &&
+		    (r->len == n || r->str[n] == ' '))
+			return REVOKD_ERR_UNAVAILABLE;
+	}
+	return REVOKD_ERR_SERVER;
+}
+
 /* Send one command and return its reply, or NULL with the error set.
  * Server error replies are returned as errors too. */
 static redisReply *
@@ -253,7 +271,8 @@ client_command(revokd_t *h, int argc, const char **argv, const size_t *lens)
 		return NULL;
 	}
 	if (r->type == REDIS_REPLY_ERROR) {
-		client_set_error(h, REVOKD_ERR_SERVER, "%.*s",
+		/* A well-formed reply: the connection stays as it is. */
+		client_set_error(h, client_error_kind(r), "%.*s",
 		    (int)(r->len > 200 ? 200 : r->len), r->str);
 		freeReplyObject(r);
 		return NULL;
@@ -430,6 +449,9 @@ revokd_revoke(revokd_t *h, const char *iss, const char *jti, long long exp,
 	else if (r->type == REDIS_REPLY_STATUS &&
 	    strcmp(r->str, "EXPIRED") == 0)
 		ret = 1;
+	else if (r->type == REDIS_REPLY_STATUS &&
+	    strcmp(r->str, "PENDING") == 0)
+		ret = 2;
 	else {
 		client_bad_reply(h, r, "REVOKE");
 		return -1;
@@ -456,12 +478,16 @@ revokd_unrevoke(revokd_t *h, const char *iss, const char *jti)
 	client_push_iss(argv, lens, &argc, iss);
 	if ((r = client_command(h, argc, argv, lens)) == NULL)
 		return -1;
-	if (r->type != REDIS_REPLY_INTEGER ||
-	    (r->integer != 0 && r->integer != 1)) {
+	if (r->type == REDIS_REPLY_INTEGER &&
+	    (r->integer == 0 || r->integer == 1))
+		ret = (int)r->integer;
+	else if (r->type == REDIS_REPLY_STATUS &&
+	    strcmp(r->str, "PENDING") == 0)
+		ret = 2;
+	else {
 		client_bad_reply(h, r, "UNREVOKE");
 		return -1;
 	}
-	ret = (int)r->integer;
 	freeReplyObject(r);
 	return ret;
 }
@@ -549,6 +575,7 @@ revokd_verify_check(revokd_t *h, const revokd_verifier_t *v,
 	case REVOKD_ERR_PROTOCOL:
 	case REVOKD_ERR_SERVER:
 		return REVOKD_PROTOCOL_ERROR;
+	case REVOKD_ERR_UNAVAILABLE:	/* loading or stale: as if down */
 	default:
 		return REVOKD_UNAVAILABLE;
 	}

@@ -2,9 +2,15 @@
  * revokectl: the admin command line for revokd.
  *
  * Output is one line whose first word is the outcome's stable string.
+ * A write the daemon stored but could not yet commit to Redis (+PENDING)
+ * is a success: "ok revoked (replication pending) until=N" or
+ * "unrevoked (replication pending)", exit 0. A daemon still loading its
+ * blocklist or out of touch with Redis (-LOADING, -STALE) is
+ * "daemon_unavailable MESSAGE", exit 3, as a daemon that is down, with
+ * its message on stderr too.
  * Exit status: 0 done / not revoked / valid, 1 revoked or invalid,
- * 2 usage error (or the daemon refused the request), 3 daemon unreachable
- * or protocol error.
+ * 2 usage error (or the daemon refused the request), 3 daemon unreachable,
+ * loading or stale, or protocol error.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,11 +29,13 @@
 #define EXIT_DONE	0	/* done, not revoked, valid */
 #define EXIT_REVOKED	1	/* revoked or invalid */
 #define EXIT_USAGE	2	/* usage error, request refused */
-#define EXIT_UNREACH	3	/* daemon unreachable, protocol error */
+#define EXIT_UNREACH	3	/* daemon unreachable, loading or stale;
+				 * protocol error */
 
 #define TOKEN_READ_MAX	(1024 * 1024)	/* bytes read for a token on stdin */
 #define TIMEOUT_MAX_MS	3600000		/* longest -t: an hour */
 #define STATS_LINE_MAX	4096		/* bytes of the stats line */
+#define PENDING_NOTE	" (replication pending)" /* after a +PENDING write */
 
 static const char *socket_path;	/* -s, else $REVOKD_SOCKET, else default */
 static int timeout_ms = 2000;	/* -t */
@@ -49,7 +57,16 @@ usage(void)
 	    "  verify TOKEN|- --alg ALG --key FILE [--leeway SECONDS] "
 	    "[--iss I] [--aud A]\n"
 	    "DURATION: 900, 15m, 2h, 7d. TOKEN '-' reads it from stdin.\n"
-	    "socket: -s, else $REVOKD_SOCKET, else %s\n",
+	    "socket: -s, else $REVOKD_SOCKET, else %s\n"
+	    "output: one line, the outcome first (ok, expired, unrevoked,\n"
+	    "  not_found, not_revoked, revoked, valid, daemon_unavailable, ...);\n"
+	    "  \"ok revoked\" and \"unrevoked\" are followed by \""
+	    "(replication pending)\"\n"
+	    "  when the daemon stored the change but has not reached Redis "
+	    "yet\n"
+	    "exit: 0 done, not revoked, valid; 1 revoked, invalid; "
+	    "2 usage error,\n"
+	    "  refused; 3 daemon down, loading or stale, protocol error\n",
 	    REVOKD_DEFAULT_SOCKET);
 	exit(EXIT_USAGE);
 }
@@ -66,6 +83,15 @@ die(int code, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	exit(code);
+}
+
+/* Say on stderr why a daemon that is up cannot answer (loading, stale). */
+static void
+note_unavailable(revokd_t *h)
+{
+	if (revokd_err(h) == REVOKD_ERR_UNAVAILABLE)
+		fprintf(stderr, "error: daemon cannot answer now: %s\n",
+		    revokd_errstr(h));
 }
 
 /* Exit after a failed library call on h: one line on stdout, the
@@ -94,6 +120,12 @@ die_client(revokd_t *h)
 		break;
 	case REVOKD_ERR_PROTOCOL:
 		what = "protocol_error";
+		code = EXIT_UNREACH;
+		break;
+	case REVOKD_ERR_UNAVAILABLE:
+		/* Up but loading or stale: to the caller as good as down. */
+		note_unavailable(h);
+		what = "daemon_unavailable";
 		code = EXIT_UNREACH;
 		break;
 	default:
@@ -286,7 +318,8 @@ do_revoke(revokd_t *h, const char *iss, const char *jti, long long exp,
 		    "nothing stored)\n",
 		    exp);
 	else
-		printf("ok revoked until=%lld\n", exp);
+		printf("ok revoked%s until=%lld\n", r == 2 ? PENDING_NOTE : "",
+		    exp);
 	return EXIT_DONE;
 }
 
@@ -345,7 +378,10 @@ cmd_unrevoke(revokd_t *h, int argc, char **argv)
 	want_args(argc, 1);
 	if ((r = revokd_unrevoke(h, o.iss, argv[optind])) == -1)
 		die_client(h);
-	printf("%s\n", r ? "unrevoked" : "not_found");
+	if (r == 0)
+		printf("not_found\n");
+	else
+		printf("unrevoked%s\n", r == 2 ? PENDING_NOTE : "");
 	return EXIT_DONE;
 }
 
@@ -381,6 +417,7 @@ cmd_verify(revokd_t *h, int argc, char **argv)
 		return EXIT_DONE;
 	case REVOKD_UNAVAILABLE:
 	case REVOKD_PROTOCOL_ERROR:
+		note_unavailable(h);
 		printf("%s %s\n", revokd_outcome_str(out), revokd_errstr(h));
 		return EXIT_UNREACH;
 	case REVOKD_REVOKED:

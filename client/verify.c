@@ -101,7 +101,7 @@ struct revokd_verifier {
 	long long		 max_ttl;	/* most exp - now */
 	char			*typs[VERIFY_TYPS_MAX];	/* accepted typ */
 	size_t			 ntyps;		/* entries in typs */
-	int			 fail_open;	/* VALID_UNCHECKED if no daemon */
+	int			 fail_open;	/* VALID_UNCHECKED if no answer */
 	char			 errstr[256];	/* last set_* failure */
 };
 
@@ -565,7 +565,8 @@ revokd_verifier_set_typs(revokd_verifier_t *v, const char *csv)
 	return 0;
 }
 
-/* Choose fail-open (VALID_UNCHECKED) or fail-closed when no daemon. */
+/* Choose fail-open (VALID_UNCHECKED) or fail-closed when the daemon
+ * cannot answer (down, loading, stale, protocol error). */
 int
 revokd_verifier_set_fail_open(revokd_verifier_t *v, int on)
 {

@@ -60,9 +60,16 @@ typedef enum revokd_err {
 	REVOKD_ERR_IO,		/* connect, send or receive failed */
 	REVOKD_ERR_TIMEOUT,	/* connect, send or receive timed out */
 	REVOKD_ERR_PROTOCOL,	/* the daemon's reply made no sense */
-	REVOKD_ERR_SERVER,	/* the daemon answered with an error */
+	REVOKD_ERR_SERVER,	/* the daemon answered with another error
+				 * (-ERR ...: it refused the request) */
 	REVOKD_ERR_ARG,		/* a bad argument from the caller */
-	REVOKD_ERR_OOM		/* out of memory */
+	REVOKD_ERR_OOM,		/* out of memory */
+	REVOKD_ERR_UNAVAILABLE	/* the daemon is up but cannot answer
+				 * authoritatively now: still loading its
+				 * blocklist (-LOADING) or out of touch with
+				 * Redis too long (-STALE); the message is
+				 * the daemon's text. The connection stays
+				 * usable: try again later. */
 } revokd_err_t;
 
 typedef struct revokd revokd_t;
@@ -86,7 +93,9 @@ REVOKD_API void revokd_free(revokd_t *);
 REVOKD_API int revokd_connect(revokd_t *);
 /* Return the error kind of the last call. */
 REVOKD_API revokd_err_t revokd_err(const revokd_t *);
-/* Return the error message of the last call ("" when none). */
+/* Return the error message of the last call ("" when none); for
+ * REVOKD_ERR_SERVER and REVOKD_ERR_UNAVAILABLE the daemon's error text,
+ * e.g. "LOADING ...". */
 REVOKD_API const char *revokd_errstr(const revokd_t *);
 
 /* Each call below clears the previous error first, and reconnects when
@@ -95,7 +104,8 @@ REVOKD_API const char *revokd_errstr(const revokd_t *);
 /* PING the daemon: 0 on PONG, -1 on error. */
 REVOKD_API int revokd_ping(revokd_t *);
 /* Ask whether (iss, jti) is revoked (iss NULL or "": no issuer).
- * Returns 1 revoked, 0 not revoked, -1 on error. */
+ * Returns 1 revoked, 0 not revoked, -1 on error (REVOKD_ERR_UNAVAILABLE
+ * while the daemon is loading or stale: it does not know). */
 REVOKD_API int revokd_check(revokd_t *, const char *iss, const char *jti);
 /* After a check that returned 1: the rule that matched ("jti"). */
 REVOKD_API const char *revokd_last_rule(const revokd_t *);
@@ -105,12 +115,27 @@ REVOKD_API const char *revokd_last_reason(const revokd_t *);
  * daemon keeps it revoked exp-grace seconds longer). */
 REVOKD_API long long revokd_last_until(const revokd_t *);
 /* Revoke (iss, jti) until exp (Unix seconds), with an optional reason; the
- * daemon keeps it revoked until exp plus its exp-grace. Returns 0 when
- * stored, 1 when exp plus the grace is already past (nothing stored, the
- * token is refused anyway), -1 on error. */
+ * daemon keeps it revoked until exp plus its exp-grace. Returns
+ *   0  stored (+OK);
+ *   1  exp plus the grace is already past: nothing stored, the token is
+ *      refused anyway (+EXPIRED);
+ *   2  stored, replication pending (+PENDING): applied and fsync'd by
+ *      this daemon, which enforces it from now on, but not yet committed
+ *      to Redis (unreachable); the daemon delivers it, in order, when Redis
+ *      returns. A success: there is nothing to repeat. Other daemons that
+ *      replicate through Redis learn of it only then;
+ *  -1  error (REVOKD_ERR_UNAVAILABLE while the daemon is loading). */
 REVOKD_API int revokd_revoke(revokd_t *, const char *iss, const char *jti,
     long long exp, const char *reason);
-/* Lift a revocation. Returns 1 if one was removed, 0 if none, -1 on error. */
+/* Lift a revocation. Returns
+ *   1  one was removed (:1);
+ *   0  there was none (:0);
+ *   2  one was removed, replication pending (+PENDING): removed and
+ *      fsync'd by this daemon, not yet committed to Redis (unreachable);
+ *      delivered, in order, when Redis returns. A success; other daemons
+ *      that replicate through Redis keep refusing the token until then
+ *      (the safe side);
+ *  -1  error (REVOKD_ERR_UNAVAILABLE while the daemon is loading). */
 REVOKD_API int revokd_unrevoke(revokd_t *, const char *iss, const char *jti);
 /* Fetch the daemon's STATS into buf as "name=value" pairs separated by
  * single spaces (NUL-terminated, truncated at a pair boundary to fit).
@@ -223,8 +248,10 @@ REVOKD_API revokd_outcome_t revokd_verify(const revokd_verifier_t *,
     const char *token, size_t len);
 /* Verify a token, then ask the daemon whether its (iss, jti) is revoked.
  * REVOKD_VALID only when both pass. When the daemon cannot be asked the
- * outcome is REVOKD_UNAVAILABLE or REVOKD_PROTOCOL_ERROR (fail closed),
- * with the detail on the handle. */
+ * outcome is REVOKD_UNAVAILABLE (unreachable, timed out, or answering
+ * -LOADING / -STALE: REVOKD_ERR_UNAVAILABLE on the handle) or
+ * REVOKD_PROTOCOL_ERROR (fail closed), or REVOKD_VALID_UNCHECKED when the
+ * verifier is set to fail open; the detail is on the handle. */
 REVOKD_API revokd_outcome_t revokd_verify_check(revokd_t *,
     const revokd_verifier_t *, const char *token, size_t len);
 

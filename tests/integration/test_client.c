@@ -1,7 +1,10 @@
 /*
  * librevokd against the real daemon: the built revokd on a temp socket,
- * driven through the public API only.
- * usage: test_client PATH_TO_REVOKD
+ * driven through the public API only; and against fakeserver.py, a
+ * scripted server, for replies the real one gives only in states that are
+ * hard to reach (loading, stale, Redis away).
+ * usage: test_client PATH_TO_REVOKD [PATH_TO_FAKESERVER_PY]
+ * (default: $REVOKD_FAKESERVER, else fakeserver.py beside this source).
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -28,6 +31,12 @@ static char	 tmpdir[] = "/tmp/revokd-client.XXXXXX";
 static char	 sock[256];	/* its socket */
 static char	 state[256];	/* its state directory */
 static pid_t	 daemon_pid = -1;
+static char	 fakeserver[1024];	/* fakeserver.py */
+static char	 fake_sock[256];	/* its socket */
+static pid_t	 fake_pid = -1;		/* its process, -1 when none */
+
+#define PYTHON	"/usr/bin/python3"	/* runs fakeserver.py */
+#define FAKE_ARGS_MAX	16		/* script entries per fake_start */
 
 static const unsigned char secret[] =
     "0123456789abcdef0123456789abcdef-test-secret";
@@ -106,6 +115,75 @@ static void
 teardown(void)
 {
 	daemon_stop(SIGKILL);
+}
+
+/* Start fakeserver.py on fake_sock answering by script (NULL-terminated
+ * "CMD=REPLY" entries), accepting max_conns connections (0: any); wait
+ * (10 s at most) until its socket appears, which it renames into place
+ * only once listening. */
+static void
+fake_start(int max_conns, const char *const *script)
+{
+	const char	*argv[FAKE_ARGS_MAX + 6];
+	char		 conns[16];
+	struct stat	 st;
+	double		 end = mono() + 10;
+	int		 argc = 0, status;
+
+	unlink(fake_sock);
+	argv[argc++] = PYTHON;
+	argv[argc++] = fakeserver;
+	snprintf(conns, sizeof conns, "%d", max_conns);
+	argv[argc++] = "--max-conns";
+	argv[argc++] = conns;
+	argv[argc++] = fake_sock;
+	while (*script != NULL) {
+		ck_assert_int_lt(argc, FAKE_ARGS_MAX + 5);
+		argv[argc++] = *script++;
+	}
+	argv[argc] = NULL;
+	fake_pid = fork();
+	ck_assert_int_ne(fake_pid, -1);
+	if (fake_pid == 0) {
+		execv(PYTHON, (char *const *)argv);
+		_exit(127);
+	}
+	while (stat(fake_sock, &st) == -1 || !S_ISSOCK(st.st_mode)) {
+		if (waitpid(fake_pid, &status, WNOHANG) == fake_pid) {
+			fake_pid = -1;
+			ck_abort_msg("fakeserver exited early (status %d)",
+			    status);
+		}
+		ck_assert_msg(mono() < end, "fakeserver did not come up");
+		usleep(10000);
+	}
+}
+
+/* Stop fakeserver.py with SIGTERM; it must exit 0. */
+static void
+fake_stop(void)
+{
+	int	 status = 0;
+
+	if (fake_pid <= 0)
+		return;
+	kill(fake_pid, SIGTERM);
+	waitpid(fake_pid, &status, 0);
+	fake_pid = -1;
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "fakeserver status %d", status);
+}
+
+/* Per-test fixture: no fake server left behind by a failed test. */
+static void
+fake_teardown(void)
+{
+	if (fake_pid > 0) {
+		kill(fake_pid, SIGKILL);
+		waitpid(fake_pid, NULL, 0);
+	}
+	fake_pid = -1;
+	unlink(fake_sock);
 }
 
 /* Mint an HS256 token with libjwt; jti may be NULL. Caller frees. */
@@ -437,25 +515,154 @@ START_TEST(test_threads)
 }
 END_TEST
 
+#define LOADING_MSG	"LOADING revokd is loading the blocklist"
+#define STALE_MSG	"STALE no contact with Redis for 42 s (max 30 s)"
+
+START_TEST(test_fake_loading)
+{
+	/* One connection only: a handle that reconnected would fail. */
+	static const char *const script[] = {
+		"PING=+PONG\\r\\n",
+		"CHECK=-" LOADING_MSG "\\r\\n",
+		"CHECK=*1\\r\\n$11\\r\\nnot_revoked\\r\\n",
+		"REVOKE=-LOADING\\r\\n",
+		"UNREVOKE=-LOADINGS is no code\\r\\n",
+		"UNREVOKE=-ERR LOADING is no code either\\r\\n",
+		NULL
+	};
+	revokd_t	*h;
+
+	fake_start(1, script);
+	h = revokd_new(fake_sock, 1000);
+	ck_assert_int_eq(revokd_check(h, NULL, "l1"), -1);
+	ck_assert_int_eq(revokd_err(h), REVOKD_ERR_UNAVAILABLE);
+	ck_assert_str_eq(revokd_errstr(h), LOADING_MSG);
+	/* A well-formed reply: the same connection goes on. */
+	ck_assert_int_eq(revokd_ping(h), 0);
+	ck_assert_int_eq(revokd_check(h, NULL, "l1"), 0);
+	ck_assert_int_eq(revokd_err(h), REVOKD_OK);
+	/* Any command may be answered LOADING, with or without text. */
+	ck_assert_int_eq(revokd_revoke(h, NULL, "l1",
+	    (long long)time(NULL) + 60, NULL), -1);
+	ck_assert_int_eq(revokd_err(h), REVOKD_ERR_UNAVAILABLE);
+	ck_assert_str_eq(revokd_errstr(h), "LOADING");
+	/* Only the first word is the code. */
+	ck_assert_int_eq(revokd_unrevoke(h, NULL, "l1"), -1);
+	ck_assert_int_eq(revokd_err(h), REVOKD_ERR_SERVER);
+	ck_assert_int_eq(revokd_unrevoke(h, NULL, "l1"), -1);
+	ck_assert_int_eq(revokd_err(h), REVOKD_ERR_SERVER);
+	ck_assert_str_eq(revokd_errstr(h), "ERR LOADING is no code either");
+	ck_assert_int_eq(revokd_ping(h), 0);
+	revokd_free(h);
+	fake_stop();
+}
+END_TEST
+
+START_TEST(test_fake_stale)
+{
+	static const char *const script[] = {
+		"CHECK=-" STALE_MSG "\\r\\n",
+		NULL
+	};
+	revokd_t		*h;
+	revokd_verifier_t	*v = hs256_verifier();
+	char			*tok = mint("st1", "https://idp",
+				    (long)time(NULL) + 300);
+
+	fake_start(1, script);
+	h = revokd_new(fake_sock, 1000);
+	ck_assert_int_eq(revokd_check(h, "https://idp", "st1"), -1);
+	ck_assert_int_eq(revokd_err(h), REVOKD_ERR_UNAVAILABLE);
+	ck_assert_str_eq(revokd_errstr(h), STALE_MSG);
+	/* Fail closed, as for a daemon that is down, not a protocol error. */
+	ck_assert_int_eq(revokd_verify_check(h, v, tok, strlen(tok)),
+	    REVOKD_UNAVAILABLE);
+	ck_assert_int_eq(revokd_err(h), REVOKD_ERR_UNAVAILABLE);
+	ck_assert_str_eq(revokd_errstr(h), STALE_MSG);
+	/* Fail open: genuine but unchecked, on the same connection. */
+	ck_assert_int_eq(revokd_verifier_set_fail_open(v, 1), 0);
+	ck_assert_int_eq(revokd_verify_check(h, v, tok, strlen(tok)),
+	    REVOKD_VALID_UNCHECKED);
+	ck_assert_int_eq(revokd_err(h), REVOKD_ERR_UNAVAILABLE);
+	/* Never for a token that fails verification. */
+	tamper(tok);
+	ck_assert_int_eq(revokd_verify_check(h, v, tok, strlen(tok)),
+	    REVOKD_BAD_SIGNATURE);
+	revokd_free(h);
+	fake_stop();
+	free(tok);
+	revokd_verifier_free(v);
+}
+END_TEST
+
+START_TEST(test_fake_pending)
+{
+	static const char *const script[] = {
+		"REVOKE=+PENDING\\r\\n",
+		"REVOKE=+EXPIRED\\r\\n",
+		"REVOKE=+OK\\r\\n",
+		"REVOKE=+PENDINGS\\r\\n",
+		"UNREVOKE=+PENDING\\r\\n",
+		"UNREVOKE=:0\\r\\n",
+		"UNREVOKE=:1\\r\\n",
+		"UNREVOKE=$7\\r\\nPENDING\\r\\n",
+		NULL
+	};
+	revokd_t	*h;
+	long long	 exp = (long long)time(NULL) + 600;
+
+	fake_start(0, script);
+	h = revokd_new(fake_sock, 1000);
+	ck_assert_int_eq(revokd_revoke(h, "https://idp", "p1", exp, "x"), 2);
+	ck_assert_int_eq(revokd_err(h), REVOKD_OK);
+	ck_assert_int_eq(revokd_revoke(h, NULL, "p1", exp, NULL), 1);
+	ck_assert_int_eq(revokd_revoke(h, NULL, "p1", exp, NULL), 0);
+	ck_assert_int_eq(revokd_unrevoke(h, "https://idp", "p1"), 2);
+	ck_assert_int_eq(revokd_err(h), REVOKD_OK);
+	ck_assert_int_eq(revokd_unrevoke(h, NULL, "p1"), 0);
+	ck_assert_int_eq(revokd_unrevoke(h, NULL, "p1"), 1);
+	/* Anything else is a protocol error, as before. */
+	ck_assert_int_eq(revokd_revoke(h, NULL, "p1", exp, NULL), -1);
+	ck_assert_int_eq(revokd_err(h), REVOKD_ERR_PROTOCOL);
+	ck_assert_int_eq(revokd_unrevoke(h, NULL, "p1"), -1);
+	ck_assert_int_eq(revokd_err(h), REVOKD_ERR_PROTOCOL);
+	revokd_free(h);
+	fake_stop();
+}
+END_TEST
+
 int
 main(int argc, char **argv)
 {
+	const char	*env, *slash;
 	Suite	*s;
 	TCase	*tc;
 	SRunner	*sr;
 	int	 failed;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: test_client PATH_TO_REVOKD\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: test_client PATH_TO_REVOKD "
+		    "[PATH_TO_FAKESERVER_PY]\n");
 		return 2;
 	}
 	revokd_bin = argv[1];
+	if (argc == 3)
+		snprintf(fakeserver, sizeof fakeserver, "%s", argv[2]);
+	else if ((env = getenv("REVOKD_FAKESERVER")) != NULL && *env != '\0')
+		snprintf(fakeserver, sizeof fakeserver, "%s", env);
+	else if ((slash = strrchr(__FILE__, '/')) != NULL)
+		/* CMake compiles sources by absolute path. */
+		snprintf(fakeserver, sizeof fakeserver, "%.*s/fakeserver.py",
+		    (int)(slash - __FILE__), __FILE__);
+	else
+		snprintf(fakeserver, sizeof fakeserver, "fakeserver.py");
 	if (mkdtemp(tmpdir) == NULL) {
 		perror("mkdtemp");
 		return 1;
 	}
 	snprintf(sock, sizeof sock, "%s/revokd.sock", tmpdir);
 	snprintf(state, sizeof state, "%s/state", tmpdir);
+	snprintf(fake_sock, sizeof fake_sock, "%s/fake.sock", tmpdir);
 	if (mkdir(state, 0700) == -1) {
 		perror("mkdir");
 		return 1;
@@ -475,6 +682,13 @@ main(int argc, char **argv)
 	tcase_add_test(tc, test_fail_open);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_threads);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("fakeserver");
+	tcase_add_checked_fixture(tc, NULL, fake_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_fake_loading);
+	tcase_add_test(tc, test_fake_stale);
+	tcase_add_test(tc, test_fake_pending);
 	suite_add_tcase(s, tc);
 
 	sr = srunner_create(s);

@@ -1,10 +1,36 @@
 #!/usr/bin/env bash
 # revokectl against the real daemon: outputs and exit codes
 # (0 done / not revoked / valid, 1 revoked or invalid, 2 usage,
-# 3 daemon unreachable), plus the daemon's own command line.
+# 3 daemon unreachable, loading or stale), plus the daemon's own command
+# line; and against fakeserver.py for a daemon's replication replies.
 . "$(dirname "$0")/lib.sh"
 CTL="$BIN/revokectl"
 D=("$BIN/revokd" --state-dir "$STATE")
+FAKE_SOCK=$TMP/fake-repl.sock
+FAKE_PID=
+
+# Kill fakeserver.py if a failure left it running, then lib.sh's cleanup.
+fake_kill() {
+	if [ -n "$FAKE_PID" ] && kill -0 "$FAKE_PID" 2>/dev/null; then
+		kill -KILL "$FAKE_PID" 2>/dev/null
+		wait "$FAKE_PID" 2>/dev/null
+	fi
+	return 0
+}
+trap 'fake_kill; cleanup' EXIT
+
+# fake_start CMD=REPLY...: fakeserver.py on $FAKE_SOCK answering by the
+# script; its socket appears (renamed into place) once it listens.
+fake_start() {
+	/usr/bin/python3 "$(dirname "$0")/fakeserver.py" "$FAKE_SOCK" "$@" \
+	    2>>"$TMP/fake.log" &
+	FAKE_PID=$!
+	if ! wait_for test -S "$FAKE_SOCK"; then
+		echo "fakeserver did not come up; log:" >&2
+		cat "$TMP/fake.log" >&2
+		exit 1
+	fi
+}
 
 # The daemon's command line.
 expect_exit "revokd -n" 0 "${D[@]}" -n --socket "$SOCK"
@@ -142,4 +168,43 @@ expect_exit "stale socket replaced on restart" 0 "$CTL" ping
 
 daemon_stop
 expect_eq "SIGTERM exit status" "0" "$?"
+
+# A daemon that replicates to Redis: writes stored while Redis is away
+# (+PENDING) are successes; a daemon loading or stale cannot answer.
+# Each command's scripted replies are used in turn, the last one after.
+loading="LOADING revokd is loading the blocklist"
+stale="STALE no contact with Redis for 42 s (max 30 s)"
+fake_start 'REVOKE=+PENDING\r\n' 'UNREVOKE=+PENDING\r\n' 'UNREVOKE=:0\r\n' \
+    "CHECK=-$loading\\r\\n" "CHECK=-$stale\\r\\n" "PING=-$loading\\r\\n"
+F=("$CTL" -s "$FAKE_SOCK")
+expect_exit "revoke, replication pending" 0 "${F[@]}" revoke j1 --exp $((now + 600))
+expect_eq "revoke, replication pending output" \
+    "ok revoked (replication pending) until=$((now + 600))" "$(cat "$TMP/out")"
+expect_exit "revoke-token, replication pending" 0 "${F[@]}" revoke-token - <<<"$tok"
+expect_eq "revoke-token, replication pending output" \
+    "ok revoked (replication pending) until=$((now + 900))" "$(cat "$TMP/out")"
+expect_exit "unrevoke, replication pending" 0 "${F[@]}" unrevoke j1
+expect_eq "unrevoke, replication pending output" \
+    "unrevoked (replication pending)" "$(cat "$TMP/out")"
+expect_exit "unrevoke, none" 0 "${F[@]}" unrevoke j1
+expect_eq "unrevoke, none output" "not_found" "$(cat "$TMP/out")"
+expect_exit "check, daemon loading" 3 "${F[@]}" check j1
+expect_eq "check, daemon loading output" "daemon_unavailable $loading" "$(cat "$TMP/out")"
+expect_eq "check, daemon loading stderr" "error: daemon cannot answer now: $loading" \
+    "$(cat "$TMP/err")"
+expect_exit "check, daemon stale" 3 "${F[@]}" check j1 --iss https://idp
+expect_eq "check, daemon stale output" "daemon_unavailable $stale" "$(cat "$TMP/out")"
+expect_eq "check, daemon stale stderr" "error: daemon cannot answer now: $stale" \
+    "$(cat "$TMP/err")"
+expect_exit "verify, daemon stale" 3 "${F[@]}" verify - --alg HS256 --key "$TMP/secret" <<<"$tok"
+expect_eq "verify, daemon stale output" "daemon_unavailable $stale" "$(cat "$TMP/out")"
+expect_eq "verify, daemon stale stderr" "error: daemon cannot answer now: $stale" \
+    "$(cat "$TMP/err")"
+expect_exit "ping, daemon loading" 3 "${F[@]}" ping
+expect_eq "ping, daemon loading output" "daemon_unavailable $loading" "$(cat "$TMP/out")"
+kill -TERM "$FAKE_PID"
+wait "$FAKE_PID"
+expect_eq "fakeserver SIGTERM exit status" "0" "$?"
+FAKE_PID=
+
 finish
