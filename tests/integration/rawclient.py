@@ -18,6 +18,8 @@ import socket
 import sys
 import time
 
+from propagation import bulk  # the same directory: sys.path[0]
+
 DEADLINE = 20.0
 NOT_REVOKED = b"*1\r\n$11\r\nnot_revoked\r\n"
 
@@ -42,15 +44,6 @@ def read_until_eof(s, quiet=2.0):
         return data, False
     except ConnectionResetError:
         return data, True
-
-
-def bulk(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        if isinstance(a, str):
-            a = a.encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
 
 
 def main():
