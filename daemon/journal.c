@@ -1376,6 +1376,13 @@ journal_durable(const struct journal *j)
 	return __atomic_load_n(&j->durable, __ATOMIC_ACQUIRE);
 }
 
+/* Return the highest seq issued. */
+uint64_t
+journal_last_seq(const struct journal *j)
+{
+	return j->next_seq - 1;
+}
+
 /* Ask the writer for a compaction. */
 void
 journal_request_compact(struct journal *j)

@@ -95,6 +95,8 @@ int journal_notify_fd(const struct journal *);
 uint64_t journal_collect(struct journal *);
 /* Return the highest durable sequence number. */
 uint64_t journal_durable(const struct journal *);
+/* Return the highest sequence number issued (durable or not). */
+uint64_t journal_last_seq(const struct journal *);
 /* Ask for a compaction at the writer's next idle moment (drops expired
  * and lifted entries from disk). */
 void journal_request_compact(struct journal *);

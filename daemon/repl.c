@@ -353,47 +353,33 @@ repl_origin_valid(const char *s, size_t len)
 	return 1;
 }
 
-/* Read this daemon's origin id from the state directory, creating it
- * (atomically, synced) unless checkonly; 0, or -1 with err. */
+/* Build the path of the origin file (or its temp file, with suffix); 0, or
+ * -1 with err when too long. */
 static int
-repl_load_origin(int checkonly, char *err, size_t errlen)
+repl_origin_path(char *buf, size_t size, const char *suffix, char *err,
+    size_t errlen)
 {
-	char		 path[PATH_MAX], tmp[PATH_MAX], buf[REPL_ORIGIN_LEN + 2];
-	uint8_t		 rnd[REPL_ORIGIN_LEN / 2];
-	ssize_t		 n;
-	size_t		 i;
-	int		 fd, saved;
-
-	if ((size_t)snprintf(path, sizeof path, "%s/%s", settings.state_dir,
-	    REPL_ORIGIN_FILE) >= sizeof path ||
-	    (size_t)snprintf(tmp, sizeof tmp, "%s/%s.tmp", settings.state_dir,
-	    REPL_ORIGIN_FILE) >= sizeof tmp) {
+	if ((size_t)snprintf(buf, size, "%s/%s%s", settings.state_dir,
+	    REPL_ORIGIN_FILE, suffix) >= size) {
 		snprintf(err, errlen, "state directory path too long");
 		return -1;
 	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
-		n = read(fd, buf, sizeof buf);
-		saved = errno;
-		close(fd);
-		if (n == -1) {
-			snprintf(err, errlen, "%s: %s", path, strerror(saved));
-			return -1;
-		}
-		if (n > 0 && buf[n - 1] == '\n')
-			n--;
-		if (!repl_origin_valid(buf, (size_t)n)) {
-			snprintf(err, errlen, "%s: not an origin id (%d hex "
-			    "digits)", path, REPL_ORIGIN_LEN);
-			return -1;
-		}
-		memcpy(R.origin, buf, REPL_ORIGIN_LEN);
-		R.origin[REPL_ORIGIN_LEN] = '\0';
-		return 0;
-	}
-	if (errno != ENOENT) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* Pick a random origin id and, unless checkonly, store it (atomically,
+ * synced); 0, or -1 with err. */
+static int
+repl_make_origin(int checkonly, char *err, size_t errlen)
+{
+	char		 path[PATH_MAX], tmp[PATH_MAX], buf[REPL_ORIGIN_LEN + 1];
+	uint8_t		 rnd[REPL_ORIGIN_LEN / 2];
+	size_t		 i;
+	int		 fd, saved;
+
+	if (repl_origin_path(path, sizeof path, "", err, errlen) == -1 ||
+	    repl_origin_path(tmp, sizeof tmp, ".tmp", err, errlen) == -1)
 		return -1;
-	}
 	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
 		snprintf(err, errlen, "getrandom: %s", strerror(errno));
 		return -1;
@@ -405,8 +391,8 @@ repl_load_origin(int checkonly, char *err, size_t errlen)
 	memcpy(buf, R.origin, REPL_ORIGIN_LEN);
 	buf[REPL_ORIGIN_LEN] = '\n';
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1 || write(fd, buf, REPL_ORIGIN_LEN + 1) !=
-	    REPL_ORIGIN_LEN + 1 || fsync(fd) == -1) {
+	if (fd == -1 || write(fd, buf, sizeof buf) != (ssize_t)sizeof buf ||
+	    fsync(fd) == -1) {
 		saved = errno;
 		if (fd != -1)
 			close(fd);
@@ -427,6 +413,55 @@ repl_load_origin(int checkonly, char *err, size_t errlen)
 		close(fd);
 	}
 	log_info("redis: new origin id %s", R.origin);
+	return 0;
+}
+
+/* Replace the origin id at run time; 0, or -1 (logged). */
+static int
+repl_new_origin(void)
+{
+	char	err[256];
+
+	if (repl_make_origin(0, err, sizeof err) == -1) {
+		log_warnx("redis: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read this daemon's origin id from the state directory, creating it
+ * unless checkonly; 0, or -1 with err. */
+static int
+repl_load_origin(int checkonly, char *err, size_t errlen)
+{
+	char		 path[PATH_MAX], buf[REPL_ORIGIN_LEN + 2];
+	ssize_t		 n;
+	int		 fd, saved;
+
+	if (repl_origin_path(path, sizeof path, "", err, errlen) == -1)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return repl_make_origin(checkonly, err, errlen);
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = read(fd, buf, sizeof buf);
+	saved = errno;
+	close(fd);
+	if (n == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(saved));
+		return -1;
+	}
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (!repl_origin_valid(buf, (size_t)n)) {
+		snprintf(err, errlen, "%s: not an origin id (%d hex digits)",
+		    path, REPL_ORIGIN_LEN);
+		return -1;
+	}
+	memcpy(R.origin, buf, REPL_ORIGIN_LEN);
+	R.origin[REPL_ORIGIN_LEN] = '\0';
 	return 0;
 }
 
@@ -1567,6 +1602,20 @@ repl_hget_cb(redisAsyncContext *ac, void *reply, void *priv)
 	} else if (r->type != REDIS_REPLY_NIL) {
 		repl_fail("HGET: unexpected reply");
 		return;
+	}
+	if (confirmed > journal_last_seq(journal)) {
+		/* Redis has more of this origin than this journal ever wrote:
+		 * the state directory was wiped or restored, but not the
+		 * origin id. Its new writes would be taken for old ones. */
+		log_warnx("redis: Redis has writes up to %llu from origin %s, "
+		    "this journal only %llu (state directory restored?); "
+		    "taking a new origin id", (unsigned long long)confirmed,
+		    R.origin, (unsigned long long)journal_last_seq(journal));
+		if (repl_new_origin() == -1) {
+			repl_fail("cannot store a new origin id");
+			return;
+		}
+		confirmed = 0;
 	}
 	outbox_confirmed_upto(confirmed);
 	R.acked = confirmed;

@@ -91,6 +91,23 @@ expect_eq "in order in the stream" "bad after" "$(rcli XRANGE revokd:stream - + 
     grep -A1 -x jti | grep -v -x -e jti -e -- | tail -2 | tr '\n' ' ' |
     sed 's/ $//')"
 
+echo "# a state directory restored without its journal, origin id kept"
+daemon_stop_n A
+expect_eq "A: SIGTERM exit status" 0 $?
+rm -f "$(dstate A)"/journal.*
+daemon_start_n A --redis "redis://127.0.0.1:$PORT" \
+    --redis-password-file "$TMP/good.pass"
+expect_within "A synced again" 10 synced A
+expect_eq "A reloaded its entries from Redis" "revoked" \
+    "$(dcli A CHECK a1 | head -1)"
+expect_eq "REVOKE on A: +OK" OK "$(dcli A REVOKE restored1 "$exp")"
+expect_eq "and it is really in Redis" 1 "$(rcli EXISTS revokd:j:0:restored1)"
+if grep -q "taking a new origin id" "$(dlog A)"; then
+	ok "A noticed and took a new origin id"
+else
+	not_ok "A noticed and took a new origin id" "$(tail -5 "$(dlog A)")"
+fi
+
 echo "# a database number and a prefix with glob characters"
 daemon_start_n C --redis "redis://127.0.0.1:$PORT/3" \
     --redis-password-file "$TMP/good.pass" --key-prefix 't*x['
