@@ -47,6 +47,7 @@
 #include <hiredis/adapters/libevent.h>
 
 #include "blocklist.h"
+#include "iset.h"
 #include "journal.h"
 #include "log.h"
 #include "repl.h"
@@ -121,21 +122,6 @@ struct obox {
 };
 STAILQ_HEAD(oboxq, obox);
 
-/* One slot of the in-flight set. */
-struct iflight {
-	uint8_t		 digest[SIPHASH_OUT_LEN]; /* of (iss, jti) */
-	uint64_t	 seq;		/* newest own write; 0: empty slot */
-};
-
-/* Own writes not yet read back from the stream, by key: open addressing
- * with linear probing and backward-shift deletion. */
-struct iset {
-	struct iflight	*slots;		/* cap slots */
-	size_t		 cap;		/* power of two, or 0 */
-	size_t		 count;		/* slots in use */
-	uint8_t		 key[SIPHASH_KEY_LEN]; /* random digest key */
-};
-
 /* A full reload in progress. */
 struct reload {
 	struct blocklist *bl;		/* the set being built */
@@ -180,7 +166,8 @@ static struct {
 	struct reload	*reload;	/* a reload in progress, or NULL */
 	char		 pos[REPL_ID_MAX]; /* last stream id read */
 	int		 have_pos;	/* pos is valid (this process) */
-	struct iset	 iset;		/* own writes not yet read back */
+	struct iset	*iset;		/* own writes not yet read back, by
+					 * key (NULL without Redis) */
 	struct event	*retry_ev;	/* reconnect after backoff */
 	struct event	*tick_ev;	/* timeout checks */
 	struct event	*wait_ev;	/* end of --redis-wait */
@@ -469,6 +456,8 @@ repl_load_origin(int checkonly, char *err, size_t errlen)
 int
 repl_init(int checkonly, char *err, size_t errlen)
 {
+	uint8_t	key[SIPHASH_KEY_LEN];
+
 	STAILQ_INIT(&R.outbox);
 	STAILQ_INIT(&R.keep);
 	R.state = REPL_OFF;
@@ -485,147 +474,17 @@ repl_init(int checkonly, char *err, size_t errlen)
 	    repl_read_password(settings.redis_password_file, err,
 	    errlen) == -1)
 		return -1;
-	if (getrandom(R.iset.key, sizeof R.iset.key, 0) !=
-	    (ssize_t)sizeof R.iset.key) {
+	if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key) {
 		snprintf(err, errlen, "getrandom: %s", strerror(errno));
 		return -1;
 	}
-	R.state = REPL_LOADING;
-	return repl_load_origin(checkonly, err, errlen);
-}
-
-/* --- The in-flight set ------------------------------------------------ */
-
-/* Compute the digest of (iss, jti). */
-static void
-iset_digest(const char *iss, size_t isslen, const char *jti, size_t jtilen,
-    uint8_t out[SIPHASH_OUT_LEN])
-{
-	uint8_t	buf[2 + BLOCKLIST_ID_MAX + BLOCKLIST_ID_MAX];
-
-	buf[0] = (uint8_t)isslen;
-	buf[1] = (uint8_t)(isslen >> 8);
-	memcpy(buf + 2, iss, isslen);
-	memcpy(buf + 2 + isslen, jti, jtilen);
-	siphash128(R.iset.key, buf, 2 + isslen + jtilen, out);
-}
-
-/* Return the slot holding d, or the empty slot where it would go. */
-static struct iflight *
-iset_find(struct iset *s, const uint8_t *d)
-{
-	size_t	i, mask = s->cap - 1;
-	uint64_t h;
-
-	memcpy(&h, d, sizeof h);
-	for (i = h & mask;; i = (i + 1) & mask)
-		if (s->slots[i].seq == 0 ||
-		    memcmp(s->slots[i].digest, d, SIPHASH_OUT_LEN) == 0)
-			return &s->slots[i];
-}
-
-/* Resize the set to cap slots (a power of two); 0 or -1 on OOM. */
-static int
-iset_resize(struct iset *s, size_t cap)
-{
-	struct iflight	*old = s->slots, *slot;
-	size_t		 i, oldcap = s->cap;
-
-	if ((s->slots = calloc(cap, sizeof *s->slots)) == NULL) {
-		s->slots = old;
+	if ((R.iset = iset_new(key)) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	s->cap = cap;
-	for (i = 0; i < oldcap; i++)
-		if (old[i].seq != 0) {
-			slot = iset_find(s, old[i].digest);
-			*slot = old[i];
-		}
-	free(old);
-	return 0;
-}
-
-/* Note an own write of (iss, jti) with seq. */
-static void
-iset_add(const char *iss, size_t isslen, const char *jti, size_t jtilen,
-    uint64_t seq)
-{
-	struct iset	*s = &R.iset;
-	struct iflight	*slot;
-	uint8_t		 d[SIPHASH_OUT_LEN];
-
-	if ((s->count + 1) * 2 > s->cap &&
-	    iset_resize(s, s->cap ? s->cap * 2 : 64) == -1) {
-		log_warnx("redis: out of memory for the in-flight set");
-		return;		/* at worst a conflict resolves late */
-	}
-	iset_digest(iss, isslen, jti, jtilen, d);
-	slot = iset_find(s, d);
-	if (slot->seq == 0) {
-		memcpy(slot->digest, d, sizeof d);
-		s->count++;
-	}
-	if (seq > slot->seq)
-		slot->seq = seq;
-}
-
-/* Empty the slot at index i, shifting later ones of its run back. */
-static void
-iset_delete(struct iset *s, size_t i)
-{
-	size_t	 j = i, k, mask = s->cap - 1;
-	uint64_t h;
-
-	for (;;) {
-		s->slots[i].seq = 0;
-		for (;;) {
-			j = (j + 1) & mask;
-			if (s->slots[j].seq == 0) {
-				s->count--;
-				return;
-			}
-			memcpy(&h, s->slots[j].digest, sizeof h);
-			k = h & mask;
-			/* Move j back to i unless its home lies in (i, j]. */
-			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-				continue;
-			s->slots[i] = s->slots[j];
-			i = j;
-			break;
-		}
-	}
-}
-
-/* Return the slot of (iss, jti), or NULL. */
-static struct iflight *
-iset_get(const char *iss, size_t isslen, const char *jti, size_t jtilen)
-{
-	struct iflight	*slot;
-	uint8_t		 d[SIPHASH_OUT_LEN];
-
-	if (R.iset.count == 0)
-		return NULL;
-	iset_digest(iss, isslen, jti, jtilen, d);
-	slot = iset_find(&R.iset, d);
-	return slot->seq == 0 ? NULL : slot;
-}
-
-/* Forget every own write with seq <= upto (a reload covered them). */
-static void
-iset_drop_upto(uint64_t upto)
-{
-	struct iset	*s = &R.iset;
-	size_t		 i;
-
-	/* A deletion shifts a later entry into slot i: look at i again.
-	 * An entry shifted from the front to the back across the wrap is
-	 * looked at when the scan gets there. */
-	for (i = 0; i < s->cap;) {
-		if (s->slots[i].seq != 0 && s->slots[i].seq <= upto)
-			iset_delete(s, i);
-		else
-			i++;
-	}
+	explicit_bzero(key, sizeof key);
+	R.state = REPL_LOADING;
+	return repl_load_origin(checkonly, err, errlen);
 }
 
 /* --- The outbox ------------------------------------------------------- */
@@ -669,7 +528,10 @@ outbox_add(const struct journal_rec *rec)
 		R.unsent = o;
 	R.nout++;
 	R.last_seq = rec->seq;
-	iset_add(o->data, o->isslen, o->data + o->isslen, o->jtilen, o->seq);
+	/* Without it, at worst a conflict resolves late. */
+	if (iset_add(R.iset, o->data, o->isslen, o->data + o->isslen,
+	    o->jtilen, o->seq) == -1)
+		log_warnx("redis: out of memory for the in-flight set");
 	if (o == STAILQ_FIRST(&R.outbox))
 		outbox_publish();
 }
@@ -1072,9 +934,8 @@ repl_apply_event(const redisReply *e)
 	const redisReply	*id, *f, *o, *s, *op, *iss, *jti, *exp, *why;
 	struct journal_rec	 rec;
 	struct blocklist_hit	 hit;
-	struct iflight		*slot;
 	int64_t			 horizon;
-	uint64_t		 v, e64;
+	uint64_t		 v, e64, inflight;
 	int			 own;
 
 	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
@@ -1102,15 +963,15 @@ repl_apply_event(const redisReply *e)
 	}
 	own = o->len == REPL_ORIGIN_LEN && memcmp(o->str, R.origin,
 	    REPL_ORIGIN_LEN) == 0;
-	slot = iset_get(iss->str, iss->len, jti->str, jti->len);
+	inflight = iset_get(R.iset, iss->str, iss->len, jti->str, jti->len);
 	if (own) {
 		/* Applied when it was made; applied again only if it is our
 		 * latest write of the key, as Redis merged it (a later exp
 		 * from another daemon wins there). */
-		if (slot == NULL || slot->seq != v)
+		if (inflight == 0 || inflight != v)
 			return 0;
-		iset_delete(&R.iset, (size_t)(slot - R.iset.slots));
-	} else if (slot != NULL)
+		(void)iset_del(R.iset, iss->str, iss->len, jti->str, jti->len);
+	} else if (inflight != 0)
 		return 0;	/* an own write follows it in the stream */
 	else
 		R.stats.applied++;
@@ -1306,7 +1167,7 @@ repl_reload_finish(void)
 		log_warnx("redis: out of memory writing the reloaded set to "
 		    "the journal; it keeps the old one");
 	journal_kick(journal);
-	iset_drop_upto(rl->base);
+	iset_drop_upto(R.iset, rl->base);
 	memcpy(R.pos, rl->pos, sizeof R.pos);
 	R.have_pos = 1;
 	R.joined = 1;
@@ -1920,7 +1781,8 @@ repl_stop(void)
 	if (R.notify_ev != NULL)
 		event_free(R.notify_ev);
 	R.retry_ev = R.tick_ev = R.wait_ev = R.notify_ev = NULL;
-	free(R.iset.slots);
+	iset_free(R.iset);
+	R.iset = NULL;
 	if (R.password != NULL) {
 		explicit_bzero(R.password, strlen(R.password));
 		free(R.password);
