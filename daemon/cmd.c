@@ -219,7 +219,7 @@ cmd_stats(struct reply_buf *out, int64_t now)
 
 	journal_get_stats(journal, &js);
 	repl_get_stats(&rs);
-	reply_array(out, 2 * 23);
+	reply_array(out, 2 * 24);
 	reply_bulkstr(out, "version");
 	reply_bulkstr(out, REVOKD_VERSION_STRING);
 	cmd_stat(out, "uptime_seconds", (long long)(now - start_time));
@@ -232,6 +232,7 @@ cmd_stats(struct reply_buf *out, int64_t now)
 	cmd_stat(out, "checks_total", (long long)stats.checks_total);
 	cmd_stat(out, "checks_revoked", (long long)stats.checks_revoked);
 	cmd_stat(out, "revokes_total", (long long)stats.revoked_total);
+	cmd_stat(out, "writes_refused", (long long)stats.refused_total);
 	cmd_stat(out, "journal_log_bytes", (long long)js.log_bytes);
 	cmd_stat(out, "journal_snapshot_bytes", (long long)js.snapshot_bytes);
 	cmd_stat(out, "journal_syncs", (long long)js.syncs);

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -85,6 +87,13 @@ settings_init(void)
 	/* About 15 MB of events in Redis; a daemon disconnected for longer
 	 * than that many writes reloads the full set. */
 	settings.stream_maxlen = 100000;
+	/* One socket for everybody; writes need admin credentials. */
+	settings.admin_socket_path = NULL;
+	/* Root and the daemon's own user may write; no group may. */
+	settings.admin_uids[0] = 0;
+	settings.admin_uids[1] = (unsigned)geteuid();
+	settings.nadmin_uids = settings.admin_uids[1] == 0 ? 1 : 2;
+	settings.nadmin_gids = 0;
 }
 
 /* Print usage (to stdout for --help, else stderr) and exit with code. */
@@ -99,6 +108,8 @@ usage(int code)
 	    "              [--redis-password-file file] [--key-prefix p]\n"
 	    "              [--redis-wait seconds] [--redis-timeout seconds]\n"
 	    "              [--max-staleness seconds] [--stream-maxlen n]\n"
+	    "              [--admin-socket path] [--admin-uid list]\n"
+	    "              [--admin-gid list]\n"
 	    "  -s, --socket PATH         Unix socket to listen on (%s)\n"
 	    "      --max-ttl DURATION    furthest exp accepted (30d)\n"
 	    "      --exp-grace SECONDS   an entry outlives its exp (300)\n"
@@ -117,6 +128,12 @@ usage(int code)
 	    "      --max-staleness SEC   CHECK answers -STALE after this\n"
 	    "                            long without Redis (0: never)\n"
 	    "      --stream-maxlen N     events kept in the stream (100000)\n"
+	    "      --admin-socket PATH   the admins' socket (mode 0600); writes\n"
+	    "                            are then refused on the other one\n"
+	    "      --admin-uid LIST      users who may write, by name or\n"
+	    "                            number, comma-separated (root and\n"
+	    "                            the daemon's own user)\n"
+	    "      --admin-gid LIST      groups whose members may write\n"
 	    "  -n                        check the configuration and exit\n"
 	    "  -v                        more logging (repeat for more)\n"
 	    "  -h, --help                this text\n"
@@ -149,26 +166,68 @@ parse_count(const char *s, long long max)
 	return v;
 }
 
-/* Check the settings beyond what parsing saw; 0 if usable. */
+/* Parse a comma-separated list of user (or, with group, group) names or
+ * numbers into ids; 0, or -1 if an entry is unknown or there are too
+ * many. */
 static int
-settings_check(void)
+parse_ids(const char *arg, int group, unsigned *ids, size_t *n)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	char		*copy, *word, *save = NULL, *end;
+	unsigned long	 v;
+	int		 rc = 0;
+
+	if ((copy = strdup(arg)) == NULL)
+		return -1;
+	*n = 0;
+	for (word = strtok_r(copy, ",", &save); word != NULL;
+	    word = strtok_r(NULL, ",", &save)) {
+		if (*n == REVOKD_ADMIN_IDS_MAX) {
+			rc = -1;
+			break;
+		}
+		errno = 0;
+		v = strtoul(word, &end, 10);
+		if (*word >= '0' && *word <= '9' && *end == '\0' &&
+		    errno == 0 && v < UINT32_MAX)
+			ids[(*n)++] = (unsigned)v;
+		else if (!group && (pw = getpwnam(word)) != NULL)
+			ids[(*n)++] = (unsigned)pw->pw_uid;
+		else if (group && (gr = getgrnam(word)) != NULL)
+			ids[(*n)++] = (unsigned)gr->gr_gid;
+		else {
+			fprintf(stderr, "revokd: no such %s: %s\n",
+			    group ? "group" : "user", word);
+			rc = -1;
+			break;
+		}
+	}
+	free(copy);
+	return *n == 0 ? -1 : rc;
+}
+
+/* Check that a socket path can be bound: a file system path, short
+ * enough, in an existing directory; 0 or -1 (logged). */
+static int
+socket_path_check(const char *path)
 {
 	struct sockaddr_un	 sun;
 	struct stat		 st;
 	char			*dir, *slash;
 	int			 ok = 0;
 
-	if (settings.socket_path[0] == '@' || settings.socket_path[0] == '\0') {
-		log_warnx("socket path must be a file system path: %s",
-		    settings.socket_path);
+	if (path[0] == '@' || path[0] == '\0') {
+		log_warnx("socket path must be a file system path (no "
+		    "abstract namespace): %s", path);
 		return -1;
 	}
-	if (strlen(settings.socket_path) >= sizeof sun.sun_path) {
+	if (strlen(path) >= sizeof sun.sun_path) {
 		log_warnx("socket path too long (max %zu bytes): %s",
-		    sizeof sun.sun_path - 1, settings.socket_path);
+		    sizeof sun.sun_path - 1, path);
 		return -1;
 	}
-	if ((dir = strdup(settings.socket_path)) == NULL)
+	if ((dir = strdup(path)) == NULL)
 		return -1;
 	if ((slash = strrchr(dir, '/')) == NULL)
 		strcpy(dir, ".");
@@ -184,6 +243,27 @@ settings_check(void)
 		ok = -1;
 	}
 	free(dir);
+	return ok;
+}
+
+/* Check the settings beyond what parsing saw; 0 if usable. */
+static int
+settings_check(void)
+{
+	struct stat		 st;
+	int			 ok = 0;
+
+	if (socket_path_check(settings.socket_path) == -1)
+		return -1;
+	if (settings.admin_socket_path != NULL) {
+		if (socket_path_check(settings.admin_socket_path) == -1)
+			return -1;
+		if (strcmp(settings.admin_socket_path,
+		    settings.socket_path) == 0) {
+			log_warnx("the admin socket needs a path of its own");
+			return -1;
+		}
+	}
 	if (stat(settings.state_dir, &st) == -1) {
 		log_warn("state directory %s", settings.state_dir);
 		ok = -1;
@@ -276,6 +356,9 @@ main(int argc, char **argv)
 		{ "redis-timeout",	required_argument,	NULL, 'U' },
 		{ "max-staleness",	required_argument,	NULL, 'S' },
 		{ "stream-maxlen",	required_argument,	NULL, 'M' },
+		{ "admin-socket",	required_argument,	NULL, 'A' },
+		{ "admin-uid",		required_argument,	NULL, 'u' },
+		{ "admin-gid",		required_argument,	NULL, 'g' },
 		{ "help",		no_argument,		NULL, 'h' },
 		{ "version",		no_argument,		NULL, 'V' },
 		{ NULL,			0,			NULL, 0 }
@@ -359,6 +442,19 @@ main(int argc, char **argv)
 				badopt("--stream-maxlen", optarg);
 			settings.stream_maxlen = (size_t)v;
 			break;
+		case 'A':
+			settings.admin_socket_path = optarg;
+			break;
+		case 'u':
+			if (parse_ids(optarg, 0, settings.admin_uids,
+			    &settings.nadmin_uids) == -1)
+				badopt("--admin-uid", optarg);
+			break;
+		case 'g':
+			if (parse_ids(optarg, 1, settings.admin_gids,
+			    &settings.nadmin_gids) == -1)
+				badopt("--admin-gid", optarg);
+			break;
 		case 'n':
 			checkonly = 1;
 			break;
@@ -414,10 +510,14 @@ main(int argc, char **argv)
 
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
-	if ((fd = server_listen(settings.socket_path)) == -1)
+	if ((fd = server_listen(settings.socket_path, 0660)) == -1)
 		fatalx("cannot listen on %s", settings.socket_path);
-	if (server_start(base, fd, settings.socket_path) == -1)
+	if (server_start(base, fd, settings.socket_path, 0) == -1)
 		fatalx("cannot start the server");
+	if (settings.admin_socket_path != NULL &&
+	    ((fd = server_listen(settings.admin_socket_path, 0600)) == -1 ||
+	    server_start(base, fd, settings.admin_socket_path, 1) == -1))
+		fatalx("cannot listen on %s", settings.admin_socket_path);
 	if (repl_start(base, release) == -1)
 		fatalx("cannot start replication");
 

@@ -8,6 +8,8 @@
 
 #include "command.h"
 
+#define REVOKD_ADMIN_IDS_MAX	32	/* uids (and gids) in --admin-uid */
+
 /* Settings: every default is set in settings_init() in main.c. */
 struct settings {
 	const char	*socket_path;	/* Unix socket to listen on */
@@ -33,6 +35,11 @@ struct settings {
 	int		 max_staleness;	/* seconds without the stream before
 					 * CHECK answers -STALE; 0: never */
 	size_t		 stream_maxlen;	/* events kept in the Redis stream */
+	const char	*admin_socket_path; /* the admins' socket, or NULL */
+	unsigned	 admin_uids[REVOKD_ADMIN_IDS_MAX]; /* may write */
+	size_t		 nadmin_uids;	/* entries in admin_uids */
+	unsigned	 admin_gids[REVOKD_ADMIN_IDS_MAX]; /* may write */
+	size_t		 nadmin_gids;	/* entries in admin_gids */
 };
 
 #define REVOKD_KEY_PREFIX_MAX	128	/* bytes of --key-prefix */
@@ -46,6 +53,7 @@ struct stats {
 	uint64_t	 revoked_total;		/* REVOKE that stored */
 	uint64_t	 checks_total;		/* CHECK executed */
 	uint64_t	 checks_revoked;	/* CHECK that said revoked */
+	uint64_t	 refused_total;		/* writes refused: not admin */
 };
 
 extern struct settings	 settings;

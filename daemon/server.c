@@ -6,6 +6,7 @@
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
@@ -32,12 +33,23 @@
 #define ACCEPT_BATCH	64	/* connections accepted per callback */
 #define LISTEN_BACKLOG	511	/* listen(2) backlog */
 #define HOLD_MARKS	16	/* hold marks kept per connection */
+#define SERVER_LISTENERS 2	/* the services' socket and the admins' */
+#define PEER_GROUPS_MAX	64	/* supplementary groups looked at */
 
 /* A point in a connection's replies from which they wait for the journal:
  * one per batch of requests that wrote. */
 struct hold_mark {
 	uint64_t	 from;		/* reply byte (counted like sent) */
 	uint64_t	 seq;		/* journal sequence that releases it */
+};
+
+/* A listening socket. */
+struct listener {
+	int		 fd;		/* listening socket, or -1 */
+	char		*path;		/* its path, unlinked at exit */
+	int		 admin;		/* the admin socket */
+	struct event	*ev;		/* readable */
+	struct event	*pause;		/* re-arms ev after EMFILE */
 };
 
 /* A write's reply that becomes +PENDING if Redis cannot confirm it. */
@@ -51,6 +63,9 @@ struct wslot {
 struct conn {
 	int		 fd;		/* the client socket */
 	uint64_t	 id;		/* for log lines */
+	struct listener	*via;		/* the socket it came in on */
+	struct ucred	 cred;		/* peer's pid, uid, gid at accept */
+	int		 admin;		/* may run write commands */
 	struct event	*rev;		/* readable */
 	struct event	*wev;		/* writable (armed while output waits) */
 	struct event	*stall;		/* fires when output stays stuck */
@@ -75,11 +90,9 @@ static TAILQ_HEAD(, conn) conns = TAILQ_HEAD_INITIALIZER(conns);
  * only once it is on disk, and replies stay in request order. */
 static TAILQ_HEAD(, conn) held = TAILQ_HEAD_INITIALIZER(held);
 static struct event_base *base;		/* the daemon's loop */
-static struct event	*accept_ev;	/* listening socket readable */
-static struct event	*accept_pause;	/* re-arms accept after EMFILE */
+static struct listener	 listeners[SERVER_LISTENERS]; /* services', admins' */
+static size_t		 nlisteners;	/* listeners in use */
 static struct event	*grace_ev;	/* ends the loop on shutdown */
-static int		 listen_fd = -1;	/* listening socket */
-static char		*listen_path;	/* its path, unlinked at exit */
 static int		 shutting_down;	/* server_shutdown() was called */
 static uint64_t		 next_id = 1;	/* connection ids */
 
@@ -131,9 +144,9 @@ server_clear_stale(const char *path, const struct sockaddr_un *sun)
 	return 0;
 }
 
-/* Create, bind and listen on the Unix socket at path. */
+/* Create, bind and listen on the Unix socket at path with mode. */
 int
-server_listen(const char *path)
+server_listen(const char *path, mode_t mode)
 {
 	struct sockaddr_un	 sun;
 	mode_t			 old_umask;
@@ -163,9 +176,9 @@ server_listen(const char *path)
 		log_warn("socket");
 		return -1;
 	}
-	/* Owner and group may connect; set before bind so there is no
-	 * moment when the socket has a wider mode. */
-	old_umask = umask(S_IXUSR | S_IXGRP | S_IRWXO);
+	/* Set before bind so there is no moment when the socket has a
+	 * wider mode. */
+	old_umask = umask(~mode & 0777);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
 		saved = errno;
 		(void)umask(old_umask);
@@ -175,8 +188,7 @@ server_listen(const char *path)
 		return -1;
 	}
 	(void)umask(old_umask);
-	if (chmod(path, S_IRUSR | S_IWUSR | S_IRGRP | S_IWGRP) == -1 ||
-	    listen(fd, LISTEN_BACKLOG) == -1) {
+	if (chmod(path, mode) == -1 || listen(fd, LISTEN_BACKLOG) == -1) {
 		saved = errno;
 		log_warn("%s", path);
 		(void)unlink(path);
@@ -342,6 +354,23 @@ conn_slot(struct conn *c, uint64_t pos, size_t len, uint64_t seq)
 	return 0;
 }
 
+/* Refuse a write command to a client that is not an admin, and log it. */
+static void
+conn_refuse(struct conn *c, const char *name)
+{
+	if (settings.admin_socket_path != NULL && !c->via->admin)
+		reply_errorf(&c->out, "NOPERM %s is accepted on the admin "
+		    "socket only", name);
+	else
+		reply_errorf(&c->out, "NOPERM %s needs an admin (uid %u gid "
+		    "%u is not one)", name, (unsigned)c->cred.uid,
+		    (unsigned)c->cred.gid);
+	log_warnx("client %llu (pid %d uid %u gid %u) on %s: %s refused: "
+	    "not an admin", (unsigned long long)c->id, (int)c->cred.pid,
+	    (unsigned)c->cred.uid, (unsigned)c->cred.gid, c->via->path, name);
+	stats.refused_total++;
+}
+
 /* Execute every whole request buffered, while the output has room;
  * returns how many were taken. */
 static int
@@ -386,6 +415,10 @@ conn_process(struct conn *c)
 			continue;
 		}
 		stats.commands_total++;
+		if ((cmd.def->flags & COMMAND_WRITE) && !c->admin) {
+			conn_refuse(c, cmd.def->name);
+			continue;
+		}
 		before = c->sent + reply_pending(&c->out);
 		cmd_execute(&cmd, &c->out, now, &res);
 		if (res.close)
@@ -500,16 +533,66 @@ conn_free(struct conn *c)
 		event_base_loopexit(base, NULL);
 }
 
-/* Set up a connection for an accepted socket. */
+/* Return 1 if id is one of the n ids at list. */
+static int
+server_id_in(unsigned id, const unsigned *list, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (list[i] == id)
+			return 1;
+	return 0;
+}
+
+/* Decide whether the peer of socket fd, which came in on l, may run write
+ * commands: its uid or one of its groups is an admin's, and with an
+ * admin socket configured it came in on that one. */
+static int
+server_peer_admin(int fd, const struct listener *l, const struct ucred *cr)
+{
+	gid_t		 groups[PEER_GROUPS_MAX];
+	socklen_t	 len = sizeof groups;
+	size_t		 i, n;
+
+	if (settings.admin_socket_path != NULL && !l->admin)
+		return 0;
+	if (server_id_in(cr->uid, settings.admin_uids,
+	    settings.nadmin_uids) ||
+	    server_id_in(cr->gid, settings.admin_gids, settings.nadmin_gids))
+		return 1;
+	if (settings.nadmin_gids == 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1)
+		return 0;	/* ERANGE: more groups than we look at */
+	n = len / sizeof groups[0];
+	for (i = 0; i < n; i++)
+		if (server_id_in(groups[i], settings.admin_gids,
+		    settings.nadmin_gids))
+			return 1;
+	return 0;
+}
+
+/* Set up a connection for a socket accepted on l. */
 static void
-conn_new(int fd)
+conn_new(int fd, struct listener *l)
 {
 	struct conn	*c;
+	socklen_t	 len;
 
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		goto fail;
 	c->fd = fd;
 	c->id = next_id++;
+	c->via = l;
+	/* Read once: what the peer was when it connected is what counts. */
+	len = sizeof c->cred;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) == -1) {
+		log_warn("client %llu: SO_PEERCRED", (unsigned long long)c->id);
+		c->cred.pid = 0;
+		c->cred.uid = (uid_t)-1;
+		c->cred.gid = (gid_t)-1;
+	} else
+		c->admin = server_peer_admin(fd, l, &c->cred);
 	reply_init(&c->out);
 	c->parser = resp_parser_new(settings.max_request, settings.max_args);
 	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
@@ -522,7 +605,10 @@ conn_new(int fd)
 	stats.connections++;
 	stats.connections_total++;
 	conn_set_reading(c, 1);
-	log_debug("client %llu connected", (unsigned long long)c->id);
+	log_debug("client %llu connected on %s: pid %d uid %u gid %u%s",
+	    (unsigned long long)c->id, l->path, (int)c->cred.pid,
+	    (unsigned)c->cred.uid, (unsigned)c->cred.gid,
+	    c->admin ? " (admin)" : "");
 	return;
 fail:
 	log_warnx("out of memory for a new client");
@@ -543,31 +629,32 @@ fail:
 static void
 accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct listener	*l = arg;
+
 	(void)fd;
 	(void)what;
-	(void)arg;
-	if (!shutting_down)
-		event_add(accept_ev, NULL);
+	if (!shutting_down && l->ev != NULL)
+		event_add(l->ev, NULL);
 }
 
-/* Accept pending connections. */
+/* Accept pending connections on listener arg. */
 static void
 accept_cb(evutil_socket_t fd, short what, void *arg)
 {
 	static const char full[] = "-ERR max number of clients reached\r\n";
+	struct listener	*l = arg;
 	struct timeval	 tv = { 1, 0 };
 	int		 cfd, i;
 
 	(void)what;
-	(void)arg;
 	for (i = 0; i < ACCEPT_BATCH; i++) {
 		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd == -1) {
 			if (errno == EMFILE || errno == ENFILE ||
 			    errno == ENOBUFS || errno == ENOMEM) {
 				log_warn("accept (pausing for 1 s)");
-				event_del(accept_ev);
-				evtimer_add(accept_pause, &tv);
+				event_del(l->ev);
+				evtimer_add(l->pause, &tv);
 			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR && errno != ECONNABORTED)
 				log_warn("accept");
@@ -580,23 +667,30 @@ accept_cb(evutil_socket_t fd, short what, void *arg)
 			stats.clients_dropped++;
 			continue;
 		}
-		conn_new(cfd);
+		conn_new(cfd, l);
 	}
 }
 
-/* Start accepting clients on listening socket fd. */
+/* Start accepting clients on listening socket fd (the admins' socket if
+ * admin). */
 int
-server_start(struct event_base *b, int fd, const char *path)
+server_start(struct event_base *b, int fd, const char *path, int admin)
 {
+	struct listener	*l;
+
+	if (nlisteners == SERVER_LISTENERS)
+		return -1;
 	base = b;
-	listen_fd = fd;
-	if ((listen_path = strdup(path)) == NULL)
+	l = &listeners[nlisteners++];
+	l->fd = fd;
+	l->admin = admin;
+	if ((l->path = strdup(path)) == NULL)
 		return -1;
-	accept_ev = event_new(base, fd, EV_READ | EV_PERSIST, accept_cb, NULL);
-	accept_pause = evtimer_new(base, accept_resume_cb, NULL);
-	if (accept_ev == NULL || accept_pause == NULL)
+	l->ev = event_new(base, fd, EV_READ | EV_PERSIST, accept_cb, l);
+	l->pause = evtimer_new(base, accept_resume_cb, l);
+	if (l->ev == NULL || l->pause == NULL)
 		return -1;
-	return event_add(accept_ev, NULL);
+	return event_add(l->ev, NULL);
 }
 
 /* The grace period for flushing replies on shutdown is over. */
@@ -616,28 +710,29 @@ void
 server_shutdown(void)
 {
 	struct conn	*c, *next;
+	struct listener	*l;
 	struct timeval	 tv = { settings.shutdown_grace, 0 };
+	size_t		 i;
 
 	if (shutting_down)
 		return;
 	shutting_down = 1;
-	if (accept_ev != NULL) {
-		event_free(accept_ev);
-		accept_ev = NULL;
-	}
-	if (accept_pause != NULL) {
-		event_free(accept_pause);
-		accept_pause = NULL;
-	}
-	if (listen_fd != -1) {
-		close(listen_fd);
-		listen_fd = -1;
-	}
-	if (listen_path != NULL) {
-		if (unlink(listen_path) == -1 && errno != ENOENT)
-			log_warn("unlink %s", listen_path);
-		free(listen_path);
-		listen_path = NULL;
+	for (i = 0; i < nlisteners; i++) {
+		l = &listeners[i];
+		if (l->ev != NULL)
+			event_free(l->ev);
+		if (l->pause != NULL)
+			event_free(l->pause);
+		l->ev = l->pause = NULL;
+		if (l->fd != -1)
+			close(l->fd);
+		l->fd = -1;
+		if (l->path != NULL) {
+			if (unlink(l->path) == -1 && errno != ENOENT)
+				log_warn("unlink %s", l->path);
+			free(l->path);
+			l->path = NULL;
+		}
 	}
 	/* Requests already read have been answered; send the answers. */
 	for (c = TAILQ_FIRST(&conns); c != NULL; c = next) {
@@ -733,6 +828,22 @@ server_release(uint64_t durable, uint64_t confirmed, int unreachable)
 void
 server_free(void)
 {
+	struct listener	*l;
+	size_t		 i;
+
+	for (i = 0; i < nlisteners; i++) {
+		l = &listeners[i];
+		if (l->ev != NULL)
+			event_free(l->ev);
+		if (l->pause != NULL)
+			event_free(l->pause);
+		l->ev = l->pause = NULL;
+		if (l->fd != -1)
+			close(l->fd);
+		l->fd = -1;
+		free(l->path);
+		l->path = NULL;
+	}
 	struct conn	*c;
 
 	while ((c = TAILQ_FIRST(&conns)) != NULL)

@@ -3,16 +3,20 @@
 #ifndef REVOKD_SERVER_H
 #define REVOKD_SERVER_H
 
+#include <sys/types.h>
+
 #include <stdint.h>
 
 struct event_base;
 
-/* Create, bind and listen on the Unix socket at path (mode 0660); a stale
- * socket is replaced, a live one or a non-socket file is not. Returns the
- * fd, or -1 with errno set and a message logged. */
-int server_listen(const char *path);
-/* Start accepting clients on listening socket fd. */
-int server_start(struct event_base *, int fd, const char *path);
+/* Create, bind and listen on the Unix socket at path with mode (0660 for
+ * the services' socket, 0600 for the admins'); a stale socket is
+ * replaced, a live one or a non-socket file is not. Returns the fd, or -1
+ * with errno set and a message logged. */
+int server_listen(const char *path, mode_t mode);
+/* Start accepting clients on listening socket fd (at most two: the
+ * services' socket, and the admins' one with admin set). */
+int server_start(struct event_base *, int fd, const char *path, int admin);
 /* Stop accepting, unlink the socket, flush pending replies, then end the
  * event loop (after shutdown_grace seconds at the latest). */
 void server_shutdown(void);
