@@ -1,5 +1,6 @@
 /* revokd: start-up, options, signals and the event loop. */
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
@@ -26,12 +27,16 @@
 #include "resp.h"
 #include "revokd.h"
 #include "server.h"
+#include "svcmgr.h"
 
 struct settings	 settings;
 struct stats	 stats;
 struct blocklist *blocklist;
 struct journal	*journal;
 time_t		 start_time;
+
+static int	 activated;	/* the service manager passed the sockets */
+static int	 ready;		/* READY=1 was sent: the set is loaded */
 
 /* Set every setting to its default. */
 static void
@@ -253,9 +258,9 @@ settings_check(void)
 	struct stat		 st;
 	int			 ok = 0;
 
-	if (socket_path_check(settings.socket_path) == -1)
+	if (!activated && socket_path_check(settings.socket_path) == -1)
 		return -1;
-	if (settings.admin_socket_path != NULL) {
+	if (!activated && settings.admin_socket_path != NULL) {
 		if (socket_path_check(settings.admin_socket_path) == -1)
 			return -1;
 		if (strcmp(settings.admin_socket_path,
@@ -287,6 +292,67 @@ release(void)
 	    repl_unreachable());
 }
 
+/* Tell the service manager how things stand. */
+static void
+notify_status(void)
+{
+	struct repl_stats	rs;
+
+	if (repl_state() == REPL_OFF) {
+		svcmgr_notify("STATUS=serving %zu entries",
+		    blocklist_count(blocklist));
+		return;
+	}
+	repl_get_stats(&rs);
+	svcmgr_notify("STATUS=%s %zu entries, Redis %s, %llu writes pending",
+	    ready ? "serving" : "loading", blocklist_count(blocklist),
+	    repl_state_name(repl_state()), (unsigned long long)rs.pending);
+}
+
+/* Replication moved: send what it released, and once the set is loaded
+ * tell the service manager, never before (a service must not hear "not
+ * revoked" from a daemon that has not loaded). */
+static void
+changed(void)
+{
+	release();
+	if (ready || repl_state() == REPL_LOADING)
+		return;
+	ready = 1;
+	svcmgr_notify("READY=1");
+	notify_status();
+}
+
+/* Time to refresh the status line, or to pat the watchdog. */
+static void
+svcmgr_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	if (arg != NULL)
+		svcmgr_notify("WATCHDOG=1");
+	else
+		notify_status();
+}
+
+/* Return the path a passed listening socket is bound to (static
+ * storage, one per slot), or NULL if it has none (abstract, unnamed). */
+static const char *
+socket_name(int fd, int slot)
+{
+	static char		 names[2][sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct sockaddr_un	 sun;
+	socklen_t		 len = sizeof sun;
+
+	memset(&sun, 0, sizeof sun);
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) == -1 ||
+	    sun.sun_path[0] == '\0')
+		return NULL;
+	memcpy(names[slot], sun.sun_path, sizeof sun.sun_path);
+	names[slot][sizeof names[slot] - 1] = '\0';
+	return names[slot];
+}
+
 /* Writes became durable: send the replies that waited for them. */
 static void
 journal_cb(evutil_socket_t fd, short what, void *arg)
@@ -316,6 +382,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	(void)arg;
 	log_info("signal %d: shutting down", (int)sig);
+	svcmgr_notify("STOPPING=1");
 	server_shutdown();
 }
 
@@ -365,6 +432,9 @@ main(int argc, char **argv)
 	};
 	struct event_base	*base;
 	struct event		*sigterm, *sigint, *sweep, *jev, *compact;
+	struct event		*status, *wdog;
+	struct timeval		 stv, wtv;
+	int			 sfd = -1, afd = -1;
 	struct journal_config	 jcfg;
 	struct journal_stats	 js;
 	struct timeval		 tv, ctv;
@@ -474,6 +544,22 @@ main(int argc, char **argv)
 		usage(2);
 	log_init(settings.verbose, getenv("JOURNAL_STREAM") != NULL);
 
+	/* Sockets passed by the service manager replace --socket and
+	 * --admin-socket. */
+	if ((activated = svcmgr_listen_fds(&sfd, &afd, err,
+	    sizeof err)) == -1)
+		fatalx("socket activation: %s", err);
+	if (activated > 0) {
+		if ((settings.socket_path = socket_name(sfd, 0)) == NULL ||
+		    (afd != -1 && socket_name(afd, 1) == NULL))
+			fatalx("socket activation: pathname sockets only (not "
+			    "abstract or unnamed)");
+		settings.admin_socket_path = afd != -1 ? socket_name(afd, 1) :
+		    NULL;
+	}
+	if (svcmgr_notify_init(err, sizeof err) == -1)
+		fatalx("%s", err);
+
 	if (settings_check() == -1)
 		fatalx("configuration invalid");
 	if (settings.redis_password_file != NULL && settings.redis_url == NULL)
@@ -510,16 +596,40 @@ main(int argc, char **argv)
 
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
-	if ((fd = server_listen(settings.socket_path, 0660)) == -1)
-		fatalx("cannot listen on %s", settings.socket_path);
-	if (server_start(base, fd, settings.socket_path, 0) == -1)
-		fatalx("cannot start the server");
-	if (settings.admin_socket_path != NULL &&
-	    ((fd = server_listen(settings.admin_socket_path, 0600)) == -1 ||
-	    server_start(base, fd, settings.admin_socket_path, 1) == -1))
-		fatalx("cannot listen on %s", settings.admin_socket_path);
-	if (repl_start(base, release) == -1)
+	if (activated > 0) {
+		if (server_start(base, sfd, settings.socket_path, 0, 0) == -1 ||
+		    (afd != -1 && server_start(base, afd,
+		    settings.admin_socket_path, 1, 0) == -1))
+			fatalx("cannot start the server");
+		log_info("socket activation: %s%s%s", settings.socket_path,
+		    afd != -1 ? ", admin " : "", afd != -1 ?
+		    settings.admin_socket_path : "");
+	} else {
+		if ((fd = server_listen(settings.socket_path, 0660)) == -1)
+			fatalx("cannot listen on %s", settings.socket_path);
+		if (server_start(base, fd, settings.socket_path, 0, 1) == -1)
+			fatalx("cannot start the server");
+		if (settings.admin_socket_path != NULL &&
+		    ((fd = server_listen(settings.admin_socket_path,
+		    0600)) == -1 || server_start(base, fd,
+		    settings.admin_socket_path, 1, 1) == -1))
+			fatalx("cannot listen on %s",
+			    settings.admin_socket_path);
+	}
+	if (repl_start(base, changed) == -1)
 		fatalx("cannot start replication");
+	status = event_new(base, -1, EV_PERSIST, svcmgr_cb, NULL);
+	wdog = event_new(base, -1, EV_PERSIST, svcmgr_cb, &wdog);
+	stv.tv_sec = 10;
+	stv.tv_usec = 0;
+	/* Pat the watchdog at half its interval, from the loop itself: a
+	 * stuck loop misses it. */
+	wtv.tv_sec = (time_t)(svcmgr_watchdog_usec() / 2 / 1000000);
+	wtv.tv_usec = (suseconds_t)(svcmgr_watchdog_usec() / 2 % 1000000);
+	if (status == NULL || wdog == NULL || event_add(status, &stv) == -1 ||
+	    (svcmgr_watchdog_usec() > 0 && event_add(wdog, &wtv) == -1))
+		fatalx("cannot set up events");
+	changed();	/* ready now unless Redis is still loading */
 
 	sigterm = evsignal_new(base, SIGTERM, signal_cb, NULL);
 	sigint = evsignal_new(base, SIGINT, signal_cb, NULL);
@@ -553,7 +663,10 @@ main(int argc, char **argv)
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(sweep);
+	event_free(status);
+	event_free(wdog);
 	event_base_free(base);
+	svcmgr_close();
 	blocklist_free(blocklist);
 	log_info("revokd stopped");
 	return 0;

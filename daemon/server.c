@@ -48,6 +48,7 @@ struct listener {
 	int		 fd;		/* listening socket, or -1 */
 	char		*path;		/* its path, unlinked at exit */
 	int		 admin;		/* the admin socket */
+	int		 owned;		/* we made it: unlink at exit */
 	struct event	*ev;		/* readable */
 	struct event	*pause;		/* re-arms ev after EMFILE */
 };
@@ -672,9 +673,10 @@ accept_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Start accepting clients on listening socket fd (the admins' socket if
- * admin). */
+ * admin; owned: we bound it, so we unlink it at exit). */
 int
-server_start(struct event_base *b, int fd, const char *path, int admin)
+server_start(struct event_base *b, int fd, const char *path, int admin,
+    int owned)
 {
 	struct listener	*l;
 
@@ -684,6 +686,7 @@ server_start(struct event_base *b, int fd, const char *path, int admin)
 	l = &listeners[nlisteners++];
 	l->fd = fd;
 	l->admin = admin;
+	l->owned = owned;
 	if ((l->path = strdup(path)) == NULL)
 		return -1;
 	l->ev = event_new(base, fd, EV_READ | EV_PERSIST, accept_cb, l);
@@ -728,7 +731,9 @@ server_shutdown(void)
 			close(l->fd);
 		l->fd = -1;
 		if (l->path != NULL) {
-			if (unlink(l->path) == -1 && errno != ENOENT)
+			/* A socket passed by the service manager stays. */
+			if (l->owned && unlink(l->path) == -1 &&
+			    errno != ENOENT)
 				log_warn("unlink %s", l->path);
 			free(l->path);
 			l->path = NULL;

@@ -15,8 +15,10 @@ struct event_base;
  * with errno set and a message logged. */
 int server_listen(const char *path, mode_t mode);
 /* Start accepting clients on listening socket fd (at most two: the
- * services' socket, and the admins' one with admin set). */
-int server_start(struct event_base *, int fd, const char *path, int admin);
+ * services' socket, and the admins' one with admin set); owned: we bound
+ * it and unlink it at exit (not one passed by the service manager). */
+int server_start(struct event_base *, int fd, const char *path, int admin,
+    int owned);
 /* Stop accepting, unlink the socket, flush pending replies, then end the
  * event loop (after shutdown_grace seconds at the latest). */
 void server_shutdown(void);
