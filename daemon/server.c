@@ -368,7 +368,8 @@ conn_refuse(struct conn *c, const char *name)
 		    (unsigned)c->cred.gid);
 	log_warnx("client %llu (pid %d uid %u gid %u) on %s: %s refused: "
 	    "not an admin", (unsigned long long)c->id, (int)c->cred.pid,
-	    (unsigned)c->cred.uid, (unsigned)c->cred.gid, c->via->path, name);
+	    (unsigned)c->cred.uid, (unsigned)c->cred.gid,
+	    c->via->path != NULL ? c->via->path : "?", name);
 	stats.refused_total++;
 }
 
@@ -696,6 +697,26 @@ server_start(struct event_base *b, int fd, const char *path, int admin,
 	return event_add(l->ev, NULL);
 }
 
+/* Stop listening on l and free it; with unlink_path, remove the socket
+ * file too if we made it (one passed by the service manager stays). */
+static void
+listener_close(struct listener *l, int unlink_path)
+{
+	if (l->ev != NULL)
+		event_free(l->ev);
+	if (l->pause != NULL)
+		event_free(l->pause);
+	l->ev = l->pause = NULL;
+	if (l->fd != -1)
+		close(l->fd);
+	l->fd = -1;
+	if (l->path != NULL && unlink_path && l->owned &&
+	    unlink(l->path) == -1 && errno != ENOENT)
+		log_warn("unlink %s", l->path);
+	free(l->path);
+	l->path = NULL;
+}
+
 /* The grace period for flushing replies on shutdown is over. */
 static void
 grace_cb(evutil_socket_t fd, short what, void *arg)
@@ -713,32 +734,14 @@ void
 server_shutdown(void)
 {
 	struct conn	*c, *next;
-	struct listener	*l;
 	struct timeval	 tv = { settings.shutdown_grace, 0 };
 	size_t		 i;
 
 	if (shutting_down)
 		return;
 	shutting_down = 1;
-	for (i = 0; i < nlisteners; i++) {
-		l = &listeners[i];
-		if (l->ev != NULL)
-			event_free(l->ev);
-		if (l->pause != NULL)
-			event_free(l->pause);
-		l->ev = l->pause = NULL;
-		if (l->fd != -1)
-			close(l->fd);
-		l->fd = -1;
-		if (l->path != NULL) {
-			/* A socket passed by the service manager stays. */
-			if (l->owned && unlink(l->path) == -1 &&
-			    errno != ENOENT)
-				log_warn("unlink %s", l->path);
-			free(l->path);
-			l->path = NULL;
-		}
-	}
+	for (i = 0; i < nlisteners; i++)
+		listener_close(&listeners[i], 1);
 	/* Requests already read have been answered; send the answers. */
 	for (c = TAILQ_FIRST(&conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
@@ -833,22 +836,10 @@ server_release(uint64_t durable, uint64_t confirmed, int unreachable)
 void
 server_free(void)
 {
-	struct listener	*l;
 	size_t		 i;
 
-	for (i = 0; i < nlisteners; i++) {
-		l = &listeners[i];
-		if (l->ev != NULL)
-			event_free(l->ev);
-		if (l->pause != NULL)
-			event_free(l->pause);
-		l->ev = l->pause = NULL;
-		if (l->fd != -1)
-			close(l->fd);
-		l->fd = -1;
-		free(l->path);
-		l->path = NULL;
-	}
+	for (i = 0; i < nlisteners; i++)
+		listener_close(&listeners[i], 0);
 	struct conn	*c;
 
 	while ((c = TAILQ_FIRST(&conns)) != NULL)
