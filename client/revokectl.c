@@ -137,22 +137,6 @@ die_client(revokd_t *h)
 	exit(code);
 }
 
-/* Parse a non-negative integer; -1 if invalid. */
-static long long
-parse_uint(const char *s)
-{
-	char		*end;
-	long long	 v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return -1;
-	return v;
-}
-
 /* Return the token named by arg: arg itself, or stdin for "-". The
  * caller frees it. Trailing white space from stdin is dropped. */
 static char *
@@ -236,7 +220,7 @@ parse_opts(int argc, char **argv, const char *allowed, struct opts *o)
 			o->reason = optarg;
 			break;
 		case 'e':
-			if (o->have_exp || (v = parse_uint(optarg)) < 1)
+			if (o->have_exp || (v = number_parse(optarg)) < 1)
 				die(EXIT_USAGE, "--exp takes Unix seconds, "
 				    "once, without --ttl");
 			o->exp = v;
@@ -256,7 +240,7 @@ parse_opts(int argc, char **argv, const char *allowed, struct opts *o)
 			o->key = optarg;
 			break;
 		case 'l':
-			if ((o->leeway = parse_uint(optarg)) < 0)
+			if ((o->leeway = number_parse(optarg)) < 0)
 				die(EXIT_USAGE, "--leeway takes seconds");
 			break;
 		case 'A':
@@ -458,7 +442,7 @@ main(int argc, char **argv)
 			socket_path = optarg;
 			break;
 		case 't':
-			if ((v = parse_uint(optarg)) < 1 || v > TIMEOUT_MAX_MS)
+			if ((v = number_parse(optarg)) < 1 || v > TIMEOUT_MAX_MS)
 				die(EXIT_USAGE, "-t takes milliseconds");
 			timeout_ms = (int)v;
 			break;

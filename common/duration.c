@@ -1,4 +1,4 @@
-/* Durations on command lines: "900", "15m", "2h", "7d". */
+/* Numbers and durations on command lines: "42"; "900", "15m", "2h", "7d". */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -41,4 +41,20 @@ duration_parse(const char *s)
 	if (v > LLONG_MAX / mul)
 		return -1;
 	return v * mul;
+}
+
+/* Parse plain decimal digits (no sign, no blanks); -1 if invalid. */
+long long
+number_parse(const char *s)
+{
+	char		*end;
+	long long	 v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	return v;
 }

@@ -7,6 +7,7 @@
 #include "cmd.h"
 #include "journal.h"
 #include "log.h"
+#include "metrics.h"
 #include "repl.h"
 #include "revokd.h"
 
@@ -84,15 +85,15 @@ cmd_loading(struct reply_buf *out)
 	return 1;
 }
 
-/* CHECK jti [ISS iss]: is (iss, jti) revoked now? */
-static void
+/* CHECK jti [ISS iss]: is (iss, jti) revoked now? Returns how it ended. */
+static enum metrics_result
 cmd_check(const struct command *cmd, struct reply_buf *out, int64_t now)
 {
 	struct blocklist_hit	 hit;
 	struct repl_stats	 rs;
 
 	if (cmd_loading(out))
-		return;
+		return METRICS_ERROR;
 	if (settings.max_staleness > 0 && repl_state() != REPL_OFF) {
 		repl_get_stats(&rs);
 		if (rs.staleness_ms > (int64_t)settings.max_staleness * 1000) {
@@ -100,7 +101,7 @@ cmd_check(const struct command *cmd, struct reply_buf *out, int64_t now)
 			    "Redis for %lld s (max-staleness %d s)",
 			    (long long)(rs.staleness_ms / 1000),
 			    settings.max_staleness);
-			return;
+			return METRICS_ERROR;
 		}
 	}
 	stats.checks_total++;
@@ -108,7 +109,7 @@ cmd_check(const struct command *cmd, struct reply_buf *out, int64_t now)
 	    cmd->jti.ptr, cmd->jti.len, cmd_horizon(now), &hit)) {
 		reply_array(out, 1);
 		reply_bulk(out, "not_revoked", 11);
-		return;
+		return METRICS_NOT_REVOKED;
 	}
 	stats.checks_revoked++;
 	reply_array(out, 4);
@@ -116,11 +117,12 @@ cmd_check(const struct command *cmd, struct reply_buf *out, int64_t now)
 	reply_bulk(out, "jti", 3);
 	reply_int(out, hit.exp);
 	reply_bulk(out, hit.reason, hit.reason_len);
+	return METRICS_REVOKED;
 }
 
 /* REVOKE jti exp [ISS iss] [REASON text]: revoke until exp, journaled
- * before it is acknowledged. */
-static void
+ * before it is acknowledged. Returns how it ended. */
+static enum metrics_result
 cmd_revoke(const struct command *cmd, struct reply_buf *out, int64_t now,
     struct cmd_result *res)
 {
@@ -129,26 +131,26 @@ cmd_revoke(const struct command *cmd, struct reply_buf *out, int64_t now,
 	int			 r;
 
 	if (cmd_loading(out))
-		return;
+		return METRICS_ERROR;
 	if (cmd->exp <= cmd_horizon(now)) {
 		reply_simple(out, "EXPIRED");
-		return;
+		return METRICS_EXPIRED;
 	}
 	if (cmd->exp - now > settings.max_ttl) {
 		reply_errorf(out, "ERR exp is more than %lld seconds away "
 		    "(max-ttl)", (long long)settings.max_ttl);
-		return;
+		return METRICS_ERROR;
 	}
 	if (cmd->exp > (int64_t)UINT32_MAX) {
 		reply_error(out, "ERR exp out of range");
-		return;
+		return METRICS_ERROR;
 	}
 	/* Journal first: a record whose apply then fails only makes a
 	 * restart stricter, never looser. */
 	cmd_record(cmd, JOURNAL_REVOKE, now, &rec);
 	if ((res->seq = journal_append(journal, &rec)) == 0) {
 		reply_error(out, "ERR out of memory");
-		return;
+		return METRICS_ERROR;
 	}
 	rec.seq = res->seq;
 	repl_write(&rec);
@@ -158,7 +160,7 @@ cmd_revoke(const struct command *cmd, struct reply_buf *out, int64_t now,
 	    cmd->reason.len, cmd_horizon(now));
 	if (r == -1) {
 		reply_error(out, "ERR out of memory");
-		return;
+		return METRICS_ERROR;
 	}
 	stats.revoked_total++;
 	log_info("revoke iss=\"%s\" jti=\"%s\" exp=%lld%s",
@@ -166,11 +168,12 @@ cmd_revoke(const struct command *cmd, struct reply_buf *out, int64_t now,
 	    cmd_loggable(&cmd->jti, jti, sizeof jti), (long long)cmd->exp,
 	    r == 0 ? " (already revoked)" : "");
 	reply_simple(out, "OK");
+	return METRICS_OK;
 }
 
 /* UNREVOKE jti [ISS iss]: lift a revocation, journaled before it is
- * acknowledged. */
-static void
+ * acknowledged. Returns how it ended. */
+static enum metrics_result
 cmd_unrevoke(const struct command *cmd, struct reply_buf *out, int64_t now,
     struct cmd_result *res)
 {
@@ -179,16 +182,16 @@ cmd_unrevoke(const struct command *cmd, struct reply_buf *out, int64_t now,
 	int			 r;
 
 	if (cmd_loading(out))
-		return;
+		return METRICS_ERROR;
 	if (!blocklist_lookup(blocklist, cmd->iss.ptr, cmd->iss.len,
 	    cmd->jti.ptr, cmd->jti.len, cmd_horizon(now), NULL)) {
 		reply_int(out, 0);
-		return;
+		return METRICS_NOT_FOUND;
 	}
 	cmd_record(cmd, JOURNAL_UNREVOKE, now, &rec);
 	if ((res->seq = journal_append(journal, &rec)) == 0) {
 		reply_error(out, "ERR out of memory");
-		return;
+		return METRICS_ERROR;
 	}
 	rec.seq = res->seq;
 	repl_write(&rec);
@@ -200,6 +203,7 @@ cmd_unrevoke(const struct command *cmd, struct reply_buf *out, int64_t now,
 		    cmd_loggable(&cmd->iss, iss, sizeof iss),
 		    cmd_loggable(&cmd->jti, jti, sizeof jti));
 	reply_int(out, r);
+	return r ? METRICS_OK : METRICS_NOT_FOUND;
 }
 
 /* Append one STATS field with an integer value. */
@@ -253,6 +257,9 @@ void
 cmd_execute(const struct command *cmd, struct reply_buf *out, int64_t now,
     struct cmd_result *res)
 {
+	enum metrics_result	 mr = METRICS_OK;
+	uint64_t		 t0;
+
 	res->close = 0;
 	res->seq = 0;
 	res->replicated = 0;
@@ -267,13 +274,15 @@ cmd_execute(const struct command *cmd, struct reply_buf *out, int64_t now,
 		reply_bulk(out, cmd->msg.ptr, cmd->msg.len);
 		break;
 	case CMD_CHECK:
-		cmd_check(cmd, out, now);
+		t0 = metrics_clock();
+		mr = cmd_check(cmd, out, now);
+		metrics_observe_check(metrics_clock() - t0);
 		break;
 	case CMD_REVOKE:
-		cmd_revoke(cmd, out, now, res);
+		mr = cmd_revoke(cmd, out, now, res);
 		break;
 	case CMD_UNREVOKE:
-		cmd_unrevoke(cmd, out, now, res);
+		mr = cmd_unrevoke(cmd, out, now, res);
 		break;
 	case CMD_STATS:
 		cmd_stats(out, now);
@@ -283,6 +292,10 @@ cmd_execute(const struct command *cmd, struct reply_buf *out, int64_t now,
 		res->close = 1;
 		break;
 	case CMD_COUNT:
-		break;
+		return;
 	}
+	/* A replicated write that succeeded ends ok or pending, which only
+	 * the server knows once Redis answered or failed: it counts it. */
+	if (mr != METRICS_OK || !res->replicated)
+		metrics_count_command(cmd->def->id, mr);
 }

@@ -5,9 +5,8 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,9 +19,10 @@
 
 #include "blocklist.h"
 #include "cmd.h"
-#include "duration.h"
+#include "config.h"
 #include "journal.h"
 #include "log.h"
+#include "metrics.h"
 #include "repl.h"
 #include "resp.h"
 #include "revokd.h"
@@ -37,76 +37,95 @@ time_t		 start_time;
 
 static int	 activated;	/* the service manager passed the sockets */
 static int	 ready;		/* READY=1 was sent: the set is loaded */
+static int	 log_prefixes;	/* stderr is the journal: <N> prefixes */
+
+/* An option of the command line, applied over the file at every load. */
+struct cli_setting {
+	const struct config_key	*key;	/* which setting */
+	const char		*value;	/* its argument (argv), or NULL */
+};
+
+static const char	*config_path;	/* -c FILE, or NULL: the default */
+static int		 config_used;	/* a file was read: reloads need it */
+static char		*config_strings; /* the running settings' strings */
+static struct cli_setting *cli;		/* the command line's settings */
+static size_t		 ncli;		/* entries in cli */
+static uint64_t		 cli_keys;	/* bit i: config_keys[i] is in cli */
 
 /* Set every setting to its default. */
 static void
-settings_init(void)
+settings_init(struct settings *s)
 {
 	/* Installed default; scripts/run passes one inside the checkout. */
-	settings.socket_path = "/run/revokd/revokd.sock";
+	s->socket_path = "/run/revokd/revokd.sock";
 	/* Tokens live minutes to hours; 30 days bounds a typo'd exp. */
-	settings.max_ttl = 30 * 24 * 3600;
+	s->max_ttl = 30 * 24 * 3600;
 	/*
 	 * Verifiers accept a token for their clock-skew leeway after its exp
 	 * (librevokd allows at most 300 s), so a revocation must outlive exp
 	 * by as much, or a revoked token would pass in that window.
 	 */
-	settings.exp_grace = 300;
+	s->exp_grace = 300;
 	/* Info and warnings, no debug. */
-	settings.verbose = 0;
+	s->verbose = 0;
 	/* One request frame; no command needs more. */
-	settings.max_request = RESP_MAX_REQUEST_DEFAULT;
+	s->max_request = RESP_MAX_REQUEST_DEFAULT;
 	/* Arguments in one request. */
-	settings.max_args = RESP_MAX_ARGS_DEFAULT;
+	s->max_args = RESP_MAX_ARGS_DEFAULT;
 	/* jti, iss and reason sizes (256, 256, 512 bytes). */
-	command_limits_default(&settings.limits);
+	command_limits_default(&s->limits);
 	/* Far above what a host's services open, far below fd limits. */
-	settings.max_clients = 10000;
+	s->max_clients = 10000;
 	/* Unsent replies of one client before we stop reading from it. */
-	settings.out_limit = 256 * 1024;
+	s->out_limit = 256 * 1024;
 	/* Seconds such a client may stay stuck before it is dropped. */
-	settings.client_timeout = 30;
+	s->client_timeout = 30;
 	/* Seconds to finish sending replies on SIGTERM. */
-	settings.shutdown_grace = 5;
+	s->shutdown_grace = 5;
 	/* Expiry sweep period; a full pass over the table takes ~1 s. */
-	settings.sweep_ms = 100;
+	s->sweep_ms = 100;
 	/* Installed default; scripts/run passes one inside the checkout. */
-	settings.state_dir = "/var/lib/revokd";
+	s->state_dir = "/var/lib/revokd";
 	/* Expired and lifted entries leave the disk within the hour. */
-	settings.compact_interval = 3600;
+	s->compact_interval = 3600;
 	/* A log smaller than this is never worth compacting on its own. */
-	settings.compact_min = 4 * 1024 * 1024;
+	s->compact_min = 4 * 1024 * 1024;
 	/* No Redis: the journal is the whole storage. */
-	settings.redis_url = NULL;
+	s->redis_url = NULL;
 	/* No AUTH. */
-	settings.redis_password_file = NULL;
+	s->redis_password_file = NULL;
 	/* Room for other applications in the same Redis database. */
-	settings.key_prefix = "revokd:";
+	s->key_prefix = "revokd:";
 	/* A restart with Redis down serves its journal after this long. */
-	settings.redis_wait = 5;
+	s->redis_wait = 5;
 	/* Far above a healthy Redis's worst latency, short enough that
 	 * writes answered +PENDING do not wait long behind a hung one. */
-	settings.redis_timeout = 2;
+	s->redis_timeout = 2;
 	/* Off: a stale daemon still answers from what it has. */
-	settings.max_staleness = 0;
+	s->max_staleness = 0;
 	/* About 15 MB of events in Redis; a daemon disconnected for longer
 	 * than that many writes reloads the full set. */
-	settings.stream_maxlen = 100000;
+	s->stream_maxlen = 100000;
 	/* One socket for everybody; writes need admin credentials. */
-	settings.admin_socket_path = NULL;
+	s->admin_socket_path = NULL;
 	/* Root and the daemon's own user may write; no group may. */
-	settings.admin_uids[0] = 0;
-	settings.admin_uids[1] = (unsigned)geteuid();
-	settings.nadmin_uids = settings.admin_uids[1] == 0 ? 1 : 2;
-	settings.nadmin_gids = 0;
+	s->admin_uids[0] = 0;
+	s->admin_uids[1] = (unsigned)geteuid();
+	s->nadmin_uids = s->admin_uids[1] == 0 ? 1 : 2;
+	s->nadmin_gids = 0;
+	/* No HTTP endpoint: STATS on the socket is always there. */
+	s->metrics_addr = NULL;
 }
 
 /* Print usage (to stdout for --help, else stderr) and exit with code. */
 static void __attribute__((noreturn))
 usage(int code)
 {
+	struct settings	 d;
+
+	settings_init(&d);
 	fprintf(code == 0 ? stdout : stderr,
-	    "usage: revokd [-nv] [-s path] [--max-ttl duration]\n"
+	    "usage: revokd [-nv] [-c file] [-s path] [--max-ttl duration]\n"
 	    "              [--exp-grace seconds] [-d state-dir]\n"
 	    "              [--compact-interval seconds] [--max-clients n]\n"
 	    "              [--client-timeout seconds] [--redis url]\n"
@@ -114,7 +133,10 @@ usage(int code)
 	    "              [--redis-wait seconds] [--redis-timeout seconds]\n"
 	    "              [--max-staleness seconds] [--stream-maxlen n]\n"
 	    "              [--admin-socket path] [--admin-uid list]\n"
-	    "              [--admin-gid list]\n"
+	    "              [--admin-gid list] [--metrics address]\n"
+	    "  -c, --config FILE         key = value settings, which options\n"
+	    "                            override (%s,\n"
+	    "                            if it exists)\n"
 	    "  -s, --socket PATH         Unix socket to listen on (%s)\n"
 	    "      --max-ttl DURATION    furthest exp accepted (30d)\n"
 	    "      --exp-grace SECONDS   an entry outlives its exp (300)\n"
@@ -139,77 +161,124 @@ usage(int code)
 	    "                            number, comma-separated (root and\n"
 	    "                            the daemon's own user)\n"
 	    "      --admin-gid LIST      groups whose members may write\n"
+	    "      --metrics ADDRESS     serve /metrics and /healthz over HTTP\n"
+	    "                            on IPV4:PORT, [IPV6]:PORT or /path\n"
 	    "  -n                        check the configuration and exit\n"
-	    "  -v                        more logging (repeat for more)\n"
+	    "  -v, --verbose             more logging (repeat for more)\n"
 	    "  -h, --help                this text\n"
 	    "  -V, --version             print the version\n",
-	    settings.socket_path, settings.state_dir);
+	    CONFIG_PATH_DEFAULT, d.socket_path, d.state_dir);
 	exit(code);
 }
 
-/* Report a bad option value and exit 2 (a usage error). */
-static void __attribute__((noreturn))
-badopt(const char *opt, const char *value)
+/* Take option k (argument value, NULL for a flag) from the command line:
+ * check it (exit 2 if invalid, a usage error) and remember it. */
+static void
+cli_add(const struct config_key *k, const char *value)
 {
-	fprintf(stderr, "revokd: %s: invalid value '%s'\n", opt, value);
-	exit(2);
+	struct settings	 scratch;
+	char		 why[CONFIG_ERR_MAX];
+
+	settings_init(&scratch);
+	if (config_set(k, &scratch, value, why, sizeof why) == -1) {
+		fprintf(stderr, "revokd: --%s: invalid value '%s'%s%s%s\n",
+		    k->name, value != NULL ? value : "", why[0] ? " (" : "",
+		    why, why[0] ? ")" : "");
+		exit(2);
+	}
+	cli[ncli].key = k;
+	cli[ncli++].value = value;
+	cli_keys |= (uint64_t)1 << (k - config_keys);
 }
 
-/* Parse a positive integer no larger than max; -1 if invalid. */
-static long long
-parse_count(const char *s, long long max)
+/* Log one error of the configuration file. */
+static void
+config_error_cb(const char *msg, void *arg)
 {
-	char		*end;
-	long long	 v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 1 || v > max)
-		return -1;
-	return v;
+	(void)arg;
+	log_warnx("%s", msg);
 }
 
-/* Parse a comma-separated list of user (or, with group, group) names or
- * numbers into ids; 0, or -1 if an entry is unknown or there are too
- * many. */
-static int
-parse_ids(const char *arg, int group, unsigned *ids, size_t *n)
+/* Read at most max + 1 bytes of path (one more than the parser accepts,
+ * so that it can say the file is too large) into a new buffer; NULL with
+ * errno set if it cannot be read. */
+static char *
+config_read(const char *path, size_t max, size_t *len)
 {
-	struct passwd	*pw;
-	struct group	*gr;
-	char		*copy, *word, *save = NULL, *end;
-	unsigned long	 v;
-	int		 rc = 0;
+	char	*buf;
+	size_t	 n = 0;
+	ssize_t	 r;
+	int	 fd, saved;
 
-	if ((copy = strdup(arg)) == NULL)
-		return -1;
-	*n = 0;
-	for (word = strtok_r(copy, ",", &save); word != NULL;
-	    word = strtok_r(NULL, ",", &save)) {
-		if (*n == REVOKD_ADMIN_IDS_MAX) {
-			rc = -1;
-			break;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+		return NULL;
+	if ((buf = malloc(max + 1)) == NULL) {
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	while (n < max + 1) {
+		if ((r = read(fd, buf + n, max + 1 - n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			saved = errno;
+			free(buf);
+			close(fd);
+			errno = saved;
+			return NULL;
 		}
-		errno = 0;
-		v = strtoul(word, &end, 10);
-		if (*word >= '0' && *word <= '9' && *end == '\0' &&
-		    errno == 0 && v < UINT32_MAX)
-			ids[(*n)++] = (unsigned)v;
-		else if (!group && (pw = getpwnam(word)) != NULL)
-			ids[(*n)++] = (unsigned)pw->pw_uid;
-		else if (group && (gr = getgrnam(word)) != NULL)
-			ids[(*n)++] = (unsigned)gr->gr_gid;
-		else {
-			fprintf(stderr, "revokd: no such %s: %s\n",
-			    group ? "group" : "user", word);
-			rc = -1;
+		if (r == 0)
 			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	*len = n;
+	return buf;
+}
+
+/*
+ * Build settings in s: the defaults, then the configuration file, then
+ * the command line over it. The file is -c's, or the default one if it
+ * exists; once a file has been read, it must be there at a reload too.
+ * *strings (freed by the caller, also on errors) holds the file's string
+ * values; *used is the file read, or NULL. Returns 0, or -1 with every
+ * error logged.
+ */
+static int
+settings_load(struct settings *s, char **strings, const char **used)
+{
+	const char	*path;
+	char		*buf, why[CONFIG_ERR_MAX];
+	size_t		 len, i, errors = 0;
+
+	settings_init(s);
+	*strings = NULL;
+	*used = NULL;
+	path = config_path != NULL ? config_path : CONFIG_PATH_DEFAULT;
+	if ((buf = config_read(path, CONFIG_MAX_SIZE, &len)) == NULL) {
+		if (errno != ENOENT || config_path != NULL || config_used) {
+			log_warn("configuration file %s", path);
+			return -1;
+		}
+	} else {
+		config_used = 1;
+		*used = path;
+		errors = config_load(s, buf, len, path, cli_keys, strings,
+		    config_error_cb, NULL);
+		free(buf);
+	}
+	/* Checked when parsed; a user or group may have gone since. */
+	for (i = 0; i < ncli; i++) {
+		if (config_set(cli[i].key, s, cli[i].value, why,
+		    sizeof why) == -1) {
+			log_warnx("--%s: invalid value '%s'%s%s%s",
+			    cli[i].key->name, cli[i].value != NULL ?
+			    cli[i].value : "", why[0] ? " (" : "",
+			    why, why[0] ? ")" : "");
+			errors++;
 		}
 	}
-	free(copy);
-	return *n == 0 ? -1 : rc;
+	return errors > 0 ? -1 : 0;
 }
 
 /* Check that a socket path can be bound: a file system path, short
@@ -386,6 +455,68 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	server_shutdown();
 }
 
+/*
+ * SIGHUP: read the configuration again (the command line still wins) and
+ * apply what can change while running; report the rest as needing a
+ * restart. A configuration with errors is refused as a whole: the running
+ * one stays. Logs go to stderr, so there is no log file to reopen.
+ */
+static void
+hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct event		*compact = arg;
+	const struct config_key	*k;
+	struct settings		 next;
+	struct timeval		 ctv;
+	const char		*used;
+	char			*strings, was[1024], now[1024];
+	size_t			 i, applied = 0, pending = 0;
+	int			 verbose = settings.verbose;
+	int			 interval = settings.compact_interval;
+
+	(void)what;
+	log_info("signal %d: reloading the configuration", (int)sig);
+	if (settings_load(&next, &strings, &used) == -1) {
+		log_warnx("reload refused: the running configuration stays");
+		free(strings);
+		metrics_count_reload(0);
+		return;
+	}
+	for (i = 0; i < config_nkeys; i++) {
+		k = &config_keys[i];
+		if (config_same(k, &settings, &next))
+			continue;
+		/* The service manager's sockets replaced these. */
+		if (activated && (strcmp(k->name, "socket") == 0 ||
+		    strcmp(k->name, "admin-socket") == 0))
+			continue;
+		config_format(k, &settings, was, sizeof was);
+		config_format(k, &next, now, sizeof now);
+		if (!k->live) {
+			log_warnx("reload: %s %s -> %s needs a restart; "
+			    "still %s", k->name, was, now, was);
+			pending++;
+			continue;
+		}
+		/* Never a string (see config.c): strings is freed below. */
+		config_copy(k, &settings, &next);
+		log_info("reload: %s %s -> %s", k->name, was, now);
+		applied++;
+	}
+	free(strings);
+	if (settings.verbose != verbose)
+		log_init(settings.verbose, log_prefixes);
+	if (settings.compact_interval != interval) {
+		ctv.tv_sec = settings.compact_interval;
+		ctv.tv_usec = 0;
+		if (event_add(compact, &ctv) == -1)
+			log_warnx("reload: cannot re-arm the compaction timer");
+	}
+	log_info("reload done (%s): %zu applied, %zu need a restart",
+	    used != NULL ? used : "no configuration file", applied, pending);
+	metrics_count_reload(1);
+}
+
 /* Free expired entries, a slice of the table per tick. */
 static void
 sweep_cb(evutil_socket_t fd, short what, void *arg)
@@ -408,30 +539,14 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "socket",		required_argument,	NULL, 's' },
-		{ "max-ttl",		required_argument,	NULL, 'T' },
-		{ "exp-grace",		required_argument,	NULL, 'G' },
-		{ "state-dir",		required_argument,	NULL, 'd' },
-		{ "compact-interval",	required_argument,	NULL, 'I' },
-		{ "max-clients",	required_argument,	NULL, 'C' },
-		{ "client-timeout",	required_argument,	NULL, 'O' },
-		{ "redis",		required_argument,	NULL, 'R' },
-		{ "redis-password-file", required_argument,	NULL, 'P' },
-		{ "key-prefix",		required_argument,	NULL, 'K' },
-		{ "redis-wait",		required_argument,	NULL, 'W' },
-		{ "redis-timeout",	required_argument,	NULL, 'U' },
-		{ "max-staleness",	required_argument,	NULL, 'S' },
-		{ "stream-maxlen",	required_argument,	NULL, 'M' },
-		{ "admin-socket",	required_argument,	NULL, 'A' },
-		{ "admin-uid",		required_argument,	NULL, 'u' },
-		{ "admin-gid",		required_argument,	NULL, 'g' },
-		{ "help",		no_argument,		NULL, 'h' },
-		{ "version",		no_argument,		NULL, 'V' },
-		{ NULL,			0,			NULL, 0 }
-	};
+	/* getopt_long's code of config_keys[i] is OPT_KEY + i. */
+	enum { OPT_KEY = 256 };
+	struct option		 longopts[64 + 4];
+	const struct config_key	*k;
+	const char		*used;
+	size_t			 i;
 	struct event_base	*base;
-	struct event		*sigterm, *sigint, *sweep, *jev, *compact;
+	struct event		*sigterm, *sigint, *sighup, *sweep, *jev, *compact;
 	struct event		*status, *wdog;
 	struct timeval		 stv, wtv;
 	int			 sfd = -1, afd = -1;
@@ -441,95 +556,34 @@ main(int argc, char **argv)
 	char			 err[512];
 	int64_t			 now;
 	uint8_t			 key[BLOCKLIST_KEY_LEN];
-	long long		 v;
 	int			 ch, checkonly = 0, fd;
 
-	settings_init();
-	log_init(0, getenv("JOURNAL_STREAM") != NULL);
-	while ((ch = getopt_long(argc, argv, "d:hnVvs:", longopts,
+	log_prefixes = getenv("JOURNAL_STREAM") != NULL;
+	settings_init(&settings);
+	log_init(0, log_prefixes);
+	/* Every setting is a long option; then the options of its own. */
+	for (i = 0; i < config_nkeys; i++) {
+		longopts[i].name = config_keys[i].name;
+		longopts[i].has_arg = config_keys[i].type == CONFIG_COUNT ?
+		    no_argument : required_argument;
+		longopts[i].flag = NULL;
+		longopts[i].val = OPT_KEY + (int)i;
+	}
+	longopts[i++] = (struct option){ "config", required_argument, NULL,
+	    'c' };
+	longopts[i++] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[i++] = (struct option){ "version", no_argument, NULL, 'V' };
+	longopts[i] = (struct option){ NULL, 0, NULL, 0 };
+	if ((cli = calloc((size_t)argc + 1, sizeof *cli)) == NULL)
+		fatalx("out of memory");
+	while ((ch = getopt_long(argc, argv, "c:d:hnVvs:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
-		case 's':
-			settings.socket_path = optarg;
-			break;
-		case 'T':
-			if ((v = duration_parse(optarg)) < 1 || v > INT32_MAX)
-				badopt("--max-ttl", optarg);
-			settings.max_ttl = v;
-			break;
-		case 'G':
-			if ((v = duration_parse(optarg)) < 0 || v > 86400)
-				badopt("--exp-grace", optarg);
-			settings.exp_grace = v;
-			break;
-		case 'd':
-			settings.state_dir = optarg;
-			break;
-		case 'I':
-			if ((v = duration_parse(optarg)) < 1 || v > 86400 * 7)
-				badopt("--compact-interval", optarg);
-			settings.compact_interval = (int)v;
-			break;
-		case 'C':
-			if ((v = parse_count(optarg, 1000000)) == -1)
-				badopt("--max-clients", optarg);
-			settings.max_clients = (size_t)v;
-			break;
-		case 'O':
-			if ((v = parse_count(optarg, 86400)) == -1)
-				badopt("--client-timeout", optarg);
-			settings.client_timeout = (int)v;
-			break;
-		case 'R':
-			settings.redis_url = optarg;
-			break;
-		case 'P':
-			settings.redis_password_file = optarg;
-			break;
-		case 'K':
-			if (optarg[0] == '\0' ||
-			    strlen(optarg) > REVOKD_KEY_PREFIX_MAX)
-				badopt("--key-prefix", optarg);
-			settings.key_prefix = optarg;
-			break;
-		case 'W':
-			if ((v = duration_parse(optarg)) < 0 || v > 86400)
-				badopt("--redis-wait", optarg);
-			settings.redis_wait = (int)v;
-			break;
-		case 'U':
-			if ((v = duration_parse(optarg)) < 1 || v > 3600)
-				badopt("--redis-timeout", optarg);
-			settings.redis_timeout = (int)v;
-			break;
-		case 'S':
-			if ((v = duration_parse(optarg)) < 0 || v > 86400 * 7)
-				badopt("--max-staleness", optarg);
-			settings.max_staleness = (int)v;
-			break;
-		case 'M':
-			if ((v = parse_count(optarg, 1000000000)) == -1)
-				badopt("--stream-maxlen", optarg);
-			settings.stream_maxlen = (size_t)v;
-			break;
-		case 'A':
-			settings.admin_socket_path = optarg;
-			break;
-		case 'u':
-			if (parse_ids(optarg, 0, settings.admin_uids,
-			    &settings.nadmin_uids) == -1)
-				badopt("--admin-uid", optarg);
-			break;
-		case 'g':
-			if (parse_ids(optarg, 1, settings.admin_gids,
-			    &settings.nadmin_gids) == -1)
-				badopt("--admin-gid", optarg);
+		case 'c':
+			config_path = optarg;
 			break;
 		case 'n':
 			checkonly = 1;
-			break;
-		case 'v':
-			settings.verbose++;
 			break;
 		case 'V':
 			printf("revokd %s\n", REVOKD_VERSION_STRING);
@@ -537,12 +591,22 @@ main(int argc, char **argv)
 		case 'h':
 			usage(0);
 		default:
-			usage(2);
+			if (ch >= OPT_KEY && ch < OPT_KEY + (int)config_nkeys)
+				k = &config_keys[ch - OPT_KEY];
+			else if ((k = config_key_short(ch)) == NULL)
+				usage(2);
+			cli_add(k, optarg);
+			break;
 		}
 	}
 	if (optind != argc)
 		usage(2);
-	log_init(settings.verbose, getenv("JOURNAL_STREAM") != NULL);
+	if (settings_load(&settings, &config_strings, &used) == -1)
+		fatalx("configuration invalid");
+	log_init(settings.verbose, log_prefixes);
+	/* Until the loop handles it, a SIGHUP must not kill us (its
+	 * default action). */
+	signal(SIGHUP, SIG_IGN);
 
 	/* Sockets passed by the service manager replace --socket and
 	 * --admin-socket. */
@@ -564,6 +628,9 @@ main(int argc, char **argv)
 		fatalx("configuration invalid");
 	if (settings.redis_password_file != NULL && settings.redis_url == NULL)
 		fatalx("--redis-password-file needs --redis");
+	if (settings.metrics_addr != NULL &&
+	    metrics_check(settings.metrics_addr, err, sizeof err) == -1)
+		fatalx("metrics: %s", err);
 	if (repl_init(checkonly, err, sizeof err) == -1)
 		fatalx("redis: %s", err);
 	if (checkonly) {
@@ -616,6 +683,9 @@ main(int argc, char **argv)
 			fatalx("cannot listen on %s",
 			    settings.admin_socket_path);
 	}
+	if (settings.metrics_addr != NULL &&
+	    metrics_start(base, settings.metrics_addr, err, sizeof err) == -1)
+		fatalx("metrics: %s", err);
 	if (repl_start(base, changed) == -1)
 		fatalx("cannot start replication");
 	status = event_new(base, -1, EV_PERSIST, svcmgr_cb, NULL);
@@ -637,17 +707,20 @@ main(int argc, char **argv)
 	jev = event_new(base, journal_notify_fd(journal), EV_READ | EV_PERSIST,
 	    journal_cb, NULL);
 	compact = event_new(base, -1, EV_PERSIST, compact_cb, NULL);
+	sighup = evsignal_new(base, SIGHUP, hup_cb, compact);
 	ctv.tv_sec = settings.compact_interval;
 	ctv.tv_usec = 0;
 	tv.tv_sec = settings.sweep_ms / 1000;
 	tv.tv_usec = (settings.sweep_ms % 1000) * 1000;
-	if (sigterm == NULL || sigint == NULL || sweep == NULL ||
-	    jev == NULL || compact == NULL ||
+	if (sigterm == NULL || sigint == NULL || sighup == NULL ||
+	    sweep == NULL || jev == NULL || compact == NULL ||
 	    event_add(sigterm, NULL) == -1 || event_add(sigint, NULL) == -1 ||
-	    event_add(sweep, &tv) == -1 || event_add(jev, NULL) == -1 ||
-	    event_add(compact, &ctv) == -1)
+	    event_add(sighup, NULL) == -1 || event_add(sweep, &tv) == -1 ||
+	    event_add(jev, NULL) == -1 || event_add(compact, &ctv) == -1)
 		fatalx("cannot set up events");
 
+	if (used != NULL)
+		log_info("configuration file %s", used);
 	log_info("revokd %s listening on %s (max-ttl %llds, exp-grace %llds)",
 	    REVOKD_VERSION_STRING, settings.socket_path,
 	    (long long)settings.max_ttl, (long long)settings.exp_grace);
@@ -655,6 +728,7 @@ main(int argc, char **argv)
 		fatalx("event loop failed");
 
 	server_free();
+	metrics_stop();
 	repl_stop();
 	if (journal_close(journal) == -1)
 		log_warnx("journal: closing failed");
@@ -662,12 +736,15 @@ main(int argc, char **argv)
 	event_free(compact);
 	event_free(sigterm);
 	event_free(sigint);
+	event_free(sighup);
 	event_free(sweep);
 	event_free(status);
 	event_free(wdog);
 	event_base_free(base);
 	svcmgr_close();
 	blocklist_free(blocklist);
+	free(config_strings);
+	free(cli);
 	log_info("revokd stopped");
 	return 0;
 }

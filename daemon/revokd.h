@@ -40,6 +40,7 @@ struct settings {
 	size_t		 nadmin_uids;	/* entries in admin_uids */
 	unsigned	 admin_gids[REVOKD_ADMIN_IDS_MAX]; /* may write */
 	size_t		 nadmin_gids;	/* entries in admin_gids */
+	const char	*metrics_addr;	/* /metrics and /healthz, or NULL */
 };
 
 #define REVOKD_KEY_PREFIX_MAX	128	/* bytes of --key-prefix */

@@ -24,6 +24,8 @@
 #include "command.h"
 #include "journal.h"
 #include "log.h"
+#include "metrics.h"
+#include "repl.h"
 #include "reply.h"
 #include "resp.h"
 #include "revokd.h"
@@ -58,6 +60,7 @@ struct wslot {
 	uint64_t	 pos;		/* reply byte (counted like sent) */
 	uint64_t	 seq;		/* the write's journal sequence */
 	size_t		 len;		/* bytes of the success reply */
+	enum command_id	 cmd;		/* REVOKE or UNREVOKE (for metrics) */
 };
 
 /* One client connection. */
@@ -101,6 +104,7 @@ static void	conn_free(struct conn *);
 static int	conn_process(struct conn *);
 static size_t	conn_sendable(const struct conn *);
 static int	conn_flush(struct conn *);
+static int	conn_is_success(const struct conn *, const struct wslot *);
 
 /* Return the current time in Unix seconds. */
 static int64_t
@@ -324,9 +328,10 @@ conn_hold(struct conn *c, uint64_t from, uint64_t seq)
 }
 
 /* Note that the reply at byte pos, len bytes, answers replicated write
- * seq; -1 when out of memory. */
+ * seq, a command cmd; -1 when out of memory. */
 static int
-conn_slot(struct conn *c, uint64_t pos, size_t len, uint64_t seq)
+conn_slot(struct conn *c, uint64_t pos, size_t len, uint64_t seq,
+    enum command_id cmd)
 {
 	struct wslot	*ns;
 	size_t		 ncap;
@@ -351,6 +356,7 @@ conn_slot(struct conn *c, uint64_t pos, size_t len, uint64_t seq)
 	c->slots[c->nslots].pos = pos;
 	c->slots[c->nslots].len = len;
 	c->slots[c->nslots].seq = seq;
+	c->slots[c->nslots].cmd = cmd;
 	c->nslots++;
 	return 0;
 }
@@ -419,6 +425,7 @@ conn_process(struct conn *c)
 		stats.commands_total++;
 		if ((cmd.def->flags & COMMAND_WRITE) && !c->admin) {
 			conn_refuse(c, cmd.def->name);
+			metrics_count_command(cmd.def->id, METRICS_REFUSED);
 			continue;
 		}
 		before = c->sent + reply_pending(&c->out);
@@ -426,7 +433,8 @@ conn_process(struct conn *c)
 		if (res.close)
 			c->closing = 1;
 		if (res.seq != 0 && res.replicated && conn_slot(c, before,
-		    c->sent + reply_pending(&c->out) - before, res.seq) == -1)
+		    c->sent + reply_pending(&c->out) - before, res.seq,
+		    cmd.def->id) == -1)
 			c->out.oom = 1;	/* dropped at the next flush */
 		if (res.seq != 0) {
 			/* This reply and every later one wait for the sync. */
@@ -518,6 +526,17 @@ conn_stall_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_free(struct conn *c)
 {
+	struct wslot	*w;
+	uint64_t	 confirmed = repl_confirmed();
+
+	/* Writes whose replies were never settled still happened: count
+	 * them as Redis stands now. */
+	for (; c->shead < c->nslots; c->shead++) {
+		w = &c->slots[c->shead];
+		if (conn_is_success(c, w))
+			metrics_count_command(w->cmd, w->seq <= confirmed ?
+			    METRICS_OK : METRICS_PENDING);
+	}
 	TAILQ_REMOVE(&conns, c, entry);
 	if (c->nmarks > 0)
 		TAILQ_REMOVE(&held, c, hentry);
@@ -767,12 +786,16 @@ server_releasable(uint64_t seq, uint64_t durable, uint64_t confirmed,
 }
 
 /* Return 1 if a write's reply is its success reply (+OK or :1), not an
- * error. */
+ * error (nor a reply lost to out of memory). */
 static int
 conn_is_success(const struct conn *c, const struct wslot *w)
 {
-	const char	*p = c->out.data + c->out.off + (w->pos - c->sent);
+	const char	*p;
 
+	if (w->pos < c->sent ||
+	    w->pos - c->sent + w->len > reply_pending(&c->out))
+		return 0;
+	p = c->out.data + c->out.off + (w->pos - c->sent);
 	return (w->len == 5 && memcmp(p, "+OK\r\n", 5) == 0) ||
 	    (w->len == 4 && memcmp(p, ":1\r\n", 4) == 0);
 }
@@ -790,8 +813,14 @@ conn_settle(struct conn *c, uint64_t end, uint64_t confirmed)
 
 	while (c->shead < c->nslots && (w = &c->slots[c->shead])->pos < end) {
 		c->shead++;
-		if (w->seq <= confirmed || !conn_is_success(c, w))
+		/* An error reply was counted by cmd_execute. */
+		if (!conn_is_success(c, w))
 			continue;
+		if (w->seq <= confirmed) {
+			metrics_count_command(w->cmd, METRICS_OK);
+			continue;
+		}
+		metrics_count_command(w->cmd, METRICS_PENDING);
 		if (reply_splice(&c->out, (size_t)(w->pos - c->sent), w->len,
 		    pending, sizeof pending - 1) == -1)
 			return;		/* oom: dropped at the next flush */

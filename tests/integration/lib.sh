@@ -9,6 +9,8 @@ SOCK=$TMP/revokd.sock
 STATE=$TMP/state
 mkdir -p "$STATE"
 DAEMON_PID=
+# A host's /etc/revokd/revokd.conf stays out of the tests' daemons.
+DAEMON_CONF=(-c /dev/null)
 FAILS=0
 PASSES=0
 export REVOKD_SOCKET=$SOCK
@@ -53,8 +55,8 @@ daemon_start() {
 		wrap=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite
 		    --error-exitcode=99 --log-file="$TMP/valgrind.%p.log")
 	fi
-	"${wrap[@]}" "$BIN/revokd" --socket "$SOCK" --state-dir "$STATE" \
-	    "$@" 2>>"$TMP/revokd.log" &
+	"${wrap[@]}" "$BIN/revokd" "${DAEMON_CONF[@]}" --socket "$SOCK" \
+	    --state-dir "$STATE" "$@" 2>>"$TMP/revokd.log" &
 	DAEMON_PID=$!
 	if ! DEADLINE=${DEADLINE:-30} wait_for "$BIN/revokectl" -s "$SOCK" ping; then
 		echo "daemon did not come up; log:" >&2
@@ -162,8 +164,9 @@ daemon_start_n() {
 		    --error-exitcode=99 --log-file="$TMP/valgrind.%p.log")
 	fi
 	echo "--- start $name: $*" >>"$(dlog "$name")"
-	"${wrap[@]}" "$BIN/revokd" --socket "$(dsock "$name")" \
-	    --state-dir "$(dstate "$name")" "$@" 2>>"$(dlog "$name")" &
+	"${wrap[@]}" "$BIN/revokd" "${DAEMON_CONF[@]}" \
+	    --socket "$(dsock "$name")" --state-dir "$(dstate "$name")" \
+	    "$@" 2>>"$(dlog "$name")" &
 	DPIDS[$name]=$!
 	end=$(( $(date +%s) + 30 * SLOW ))
 	until _daemon_up "${DPIDS[$name]}" "$name" >/dev/null 2>&1; do

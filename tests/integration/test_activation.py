@@ -111,7 +111,7 @@ def start(tmp, socks, names, args, env_extra=None):
     log = open(os.path.join(tmp, "revokd.log"), "ab")
     p = subprocess.Popen(
         ["/bin/bash", "-c", script, "bash", os.path.join(BIN, "revokd"),
-         "--state-dir", state, "--socket", os.path.join(tmp, "unused.sock")]
+         "-c", "/dev/null", "--state-dir", state, "--socket", os.path.join(tmp, "unused.sock")]
         + args, env=env, pass_fds=[s.fileno() for s in socks], stderr=log)
     log.close()
     return p, nfy
