@@ -544,11 +544,12 @@ main(int argc, char **argv)
 	struct option		 longopts[64 + 4];
 	const struct config_key	*k;
 	const char		*used;
-	size_t			 i;
+	size_t			 i, n;
 	struct event_base	*base;
 	struct event		*sigterm, *sigint, *sighup, *sweep, *jev, *compact;
 	struct event		*status, *wdog;
 	struct timeval		 stv, wtv;
+	uint64_t		 wdog_usec;
 	int			 sfd = -1, afd = -1;
 	struct journal_config	 jcfg;
 	struct journal_stats	 js;
@@ -574,7 +575,11 @@ main(int argc, char **argv)
 	longopts[i++] = (struct option){ "help", no_argument, NULL, 'h' };
 	longopts[i++] = (struct option){ "version", no_argument, NULL, 'V' };
 	longopts[i] = (struct option){ NULL, 0, NULL, 0 };
-	if ((cli = calloc((size_t)argc + 1, sizeof *cli)) == NULL)
+	/* One entry per option: several short ones may share a word
+	 * ("-vvv"), so count characters, not words. */
+	for (i = 0, n = 1; i < (size_t)argc; i++)
+		n += strlen(argv[i]);
+	if ((cli = calloc(n, sizeof *cli)) == NULL)
 		fatalx("out of memory");
 	while ((ch = getopt_long(argc, argv, "c:d:hnVvs:", longopts,
 	    NULL)) != -1) {
@@ -618,6 +623,11 @@ main(int argc, char **argv)
 		    (afd != -1 && socket_name(afd, 1) == NULL))
 			fatalx("socket activation: pathname sockets only (not "
 			    "abstract or unnamed)");
+		/* An admin socket asked for but not passed would leave the
+		 * services' socket taking writes: refuse. */
+		if (afd == -1 && settings.admin_socket_path != NULL)
+			fatalx("socket activation: admin-socket is set but no "
+			    "socket named %s was passed", SVCMGR_FDNAME_ADMIN);
 		settings.admin_socket_path = afd != -1 ? socket_name(afd, 1) :
 		    NULL;
 	}
@@ -694,8 +704,11 @@ main(int argc, char **argv)
 	stv.tv_usec = 0;
 	/* Pat the watchdog at half its interval, from the loop itself: a
 	 * stuck loop misses it. */
-	wtv.tv_sec = (time_t)(svcmgr_watchdog_usec() / 2 / 1000000);
-	wtv.tv_usec = (suseconds_t)(svcmgr_watchdog_usec() / 2 % 1000000);
+	wdog_usec = svcmgr_watchdog_usec() / 2;
+	if (wdog_usec > 0 && wdog_usec < 1000)
+		wdog_usec = 1000;	/* a zero period would spin */
+	wtv.tv_sec = (time_t)(wdog_usec / 1000000);
+	wtv.tv_usec = (suseconds_t)(wdog_usec % 1000000);
 	if (status == NULL || wdog == NULL || event_add(status, &stv) == -1 ||
 	    (svcmgr_watchdog_usec() > 0 && event_add(wdog, &wtv) == -1))
 		fatalx("cannot set up events");

@@ -23,6 +23,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <event2/util.h>
 
 #include "blocklist.h"
@@ -111,6 +112,8 @@ static const unsigned metrics_results_of[CMD_COUNT] = {
 /* The endpoint and the counters STATS does not keep. */
 static struct {
 	struct evhttp	*http;		/* the server, or NULL */
+	struct evconnlistener *listener; /* its listening socket */
+	struct event	*pause;		/* re-enables it after EMFILE */
 	char		*unix_path;	/* our Unix socket (unlinked at stop),
 					 * or NULL */
 	uint64_t	 commands[CMD_COUNT][METRICS_RESULT_COUNT]; /* by
@@ -532,11 +535,35 @@ metrics_bound(int fd, char *buf, size_t len)
 	return 0;
 }
 
+/* The pause after an accept error is over: listen again. */
+static void
+metrics_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (M.listener != NULL)
+		evconnlistener_enable(M.listener);
+}
+
+/* accept() failed (EMFILE and the like): pause for a second. */
+static void
+metrics_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct timeval	tv = { 1, 0 };
+
+	(void)arg;
+	log_warn("metrics: accept (pausing for 1 s)");
+	evconnlistener_disable(l);
+	evtimer_add(M.pause, &tv);
+}
+
 /* Serve /metrics and /healthz on addr from the loop. */
 int
 metrics_start(struct event_base *base, const char *addr, char *err,
     size_t errlen)
 {
+	struct evhttp_bound_socket *bound = NULL;
 	char			 host[INET6_ADDRSTRLEN + 16];
 	int			 fd;
 
@@ -572,10 +599,18 @@ metrics_start(struct event_base *base, const char *addr, char *err,
 	evhttp_set_timeout(M.http, METRICS_TIMEOUT);
 	evhttp_set_allowed_methods(M.http, METRICS_METHODS);
 	evhttp_set_gencb(M.http, metrics_request_cb, NULL);
-	if (evhttp_accept_socket_with_handle(M.http, fd) == NULL) {
+	if ((bound = evhttp_accept_socket_with_handle(M.http, fd)) == NULL) {
 		snprintf(err, errlen, "cannot accept on %s", addr);
 		goto fail;
 	}
+	/* Without an error callback libevent 2.1 keeps a listener armed
+	 * after EMFILE and spins; pause it instead, as the server does. */
+	M.listener = evhttp_bound_socket_get_listener(bound);
+	if ((M.pause = evtimer_new(base, metrics_resume_cb, NULL)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	evconnlistener_set_error_cb(M.listener, metrics_accept_error_cb);
 	if (M.unix_path != NULL)
 		log_info("metrics on unix:%s (/metrics, /healthz)", addr);
 	else
@@ -583,10 +618,12 @@ metrics_start(struct event_base *base, const char *addr, char *err,
 		    metrics_bound(fd, host, sizeof host) == 0 ? host : addr);
 	return 0;
 fail:
-	close(fd);
+	if (bound == NULL)
+		close(fd);	/* else evhttp_free closes it */
 	if (M.http != NULL)
 		evhttp_free(M.http);
 	M.http = NULL;
+	M.listener = NULL;
 	if (M.unix_path != NULL) {
 		(void)unlink(M.unix_path);
 		free(M.unix_path);
@@ -603,6 +640,10 @@ metrics_stop(void)
 	if (M.http != NULL)
 		evhttp_free(M.http);	/* closes the listener too */
 	M.http = NULL;
+	M.listener = NULL;
+	if (M.pause != NULL)
+		event_free(M.pause);
+	M.pause = NULL;
 	if (M.unix_path != NULL && unlink(M.unix_path) == -1 &&
 	    errno != ENOENT)
 		log_warn("unlink %s", M.unix_path);

@@ -70,6 +70,7 @@ struct conn {
 	struct listener	*via;		/* the socket it came in on */
 	struct ucred	 cred;		/* peer's pid, uid, gid at accept */
 	int		 admin;		/* may run write commands */
+	int		 refused_logged; /* a refusal was logged already */
 	struct event	*rev;		/* readable */
 	struct event	*wev;		/* writable (armed while output waits) */
 	struct event	*stall;		/* fires when output stays stuck */
@@ -372,11 +373,17 @@ conn_refuse(struct conn *c, const char *name)
 		reply_errorf(&c->out, "NOPERM %s needs an admin (uid %u gid "
 		    "%u is not one)", name, (unsigned)c->cred.uid,
 		    (unsigned)c->cred.gid);
+	stats.refused_total++;
+	/* Once per connection: a client pipelining refused writes must not
+	 * flood the log (and push the real audit lines out of it). */
+	if (c->refused_logged)
+		return;
+	c->refused_logged = 1;
 	log_warnx("client %llu (pid %d uid %u gid %u) on %s: %s refused: "
-	    "not an admin", (unsigned long long)c->id, (int)c->cred.pid,
+	    "not an admin (further refusals on this connection not logged)",
+	    (unsigned long long)c->id, (int)c->cred.pid,
 	    (unsigned)c->cred.uid, (unsigned)c->cred.gid,
 	    c->via->path != NULL ? c->via->path : "?", name);
-	stats.refused_total++;
 }
 
 /* Execute every whole request buffered, while the output has room;
@@ -681,7 +688,9 @@ accept_cb(evutil_socket_t fd, short what, void *arg)
 				log_warn("accept");
 			return;
 		}
-		if (stats.connections >= settings.max_clients) {
+		/* The admins' socket is not limited: a service that took
+		 * every slot must not lock admins out during an incident. */
+		if (!l->admin && stats.connections >= settings.max_clients) {
 			(void)send(cfd, full, sizeof full - 1,
 			    MSG_NOSIGNAL | MSG_DONTWAIT);
 			close(cfd);
