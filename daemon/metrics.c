@@ -70,17 +70,6 @@ static const struct {
 };
 #define METRICS_NBUCKETS (sizeof metrics_buckets / sizeof metrics_buckets[0])
 
-/* Command names, as in the command table, for the command label. */
-static const char *const metrics_command_names[CMD_COUNT] = {
-	[CMD_PING] = "PING",
-	[CMD_ECHO] = "ECHO",
-	[CMD_CHECK] = "CHECK",
-	[CMD_REVOKE] = "REVOKE",
-	[CMD_UNREVOKE] = "UNREVOKE",
-	[CMD_STATS] = "STATS",
-	[CMD_QUIT] = "QUIT",
-};
-
 /* Result label values. */
 static const char *const metrics_result_names[METRICS_RESULT_COUNT] = {
 	[METRICS_OK] = "ok",
@@ -178,21 +167,22 @@ metrics_int(struct evbuffer *b, const char *name, const char *type,
 static void
 metrics_commands(struct evbuffer *b)
 {
+	const char	*name;
 	unsigned	 c, r;
 
 	metrics_family(b, "revokd_commands_total", "counter",
 	    "Commands executed, by command and result (refused: not an "
 	    "admin; pending: stored, not yet confirmed by Redis).");
 	for (c = 0; c < CMD_COUNT; c++) {
-		if (metrics_command_names[c] == NULL)
-			continue;	/* added without a name here */
+		if ((name = command_name((enum command_id)c)) == NULL)
+			continue;
 		for (r = 0; r < METRICS_RESULT_COUNT; r++) {
 			if (!(metrics_results_of[c] & MR(r)) &&
 			    M.commands[c][r] == 0)
 				continue;
 			evbuffer_add_printf(b, "revokd_commands_total{command="
 			    "\"%s\",result=\"%s\"} %llu\n",
-			    metrics_command_names[c], metrics_result_names[r],
+			    name, metrics_result_names[r],
 			    (unsigned long long)M.commands[c][r]);
 		}
 	}

@@ -25,6 +25,18 @@ enum command_opt {
 	OPT_REASON = 0x2	/* REASON text */
 };
 
+/* Return the name of command id, or NULL if the table has none. */
+const char *
+command_name(enum command_id id)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof command_table / sizeof command_table[0]; i++)
+		if (command_table[i].id == id)
+			return command_table[i].name;
+	return NULL;
+}
+
 /* Fill in the default limits. */
 void
 command_limits_default(struct command_limits *l)

@@ -62,6 +62,8 @@ enum command_status {
 
 /* Fill in the default limits. */
 void command_limits_default(struct command_limits *);
+/* Return the (upper case) name of command id, or NULL. */
+const char *command_name(enum command_id);
 /* Find a command by name, case-insensitively; NULL if unknown. */
 const struct command_def *command_lookup(const char *name, size_t len);
 /* Decode a request into cmd; on failure write "ERR ..." into err. */
