@@ -120,13 +120,32 @@ cmd_check(const struct command *cmd, struct reply_buf *out, int64_t now)
 	return METRICS_REVOKED;
 }
 
+/* Journal a write and queue it for Redis, before it changes the
+ * blocklist: a record whose apply then fails only makes a restart
+ * stricter, never looser. 0, or -1 with the error replied. */
+static int
+cmd_journal(const struct command *cmd, int type, int64_t now,
+    struct reply_buf *out, struct cmd_result *res)
+{
+	struct journal_rec	 rec;
+
+	cmd_record(cmd, type, now, &rec);
+	if ((res->seq = journal_append(journal, &rec)) == 0) {
+		reply_error(out, "ERR out of memory");
+		return -1;
+	}
+	rec.seq = res->seq;
+	repl_write(&rec);
+	res->replicated = repl_state() != REPL_OFF;
+	return 0;
+}
+
 /* REVOKE jti exp [ISS iss] [REASON text]: revoke until exp, journaled
  * before it is acknowledged. Returns how it ended. */
 static enum metrics_result
 cmd_revoke(const struct command *cmd, struct reply_buf *out, int64_t now,
     struct cmd_result *res)
 {
-	struct journal_rec	 rec;
 	char			 jti[LOG_ARG_MAX + 8], iss[LOG_ARG_MAX + 8];
 	int			 r;
 
@@ -145,16 +164,8 @@ cmd_revoke(const struct command *cmd, struct reply_buf *out, int64_t now,
 		reply_error(out, "ERR exp out of range");
 		return METRICS_ERROR;
 	}
-	/* Journal first: a record whose apply then fails only makes a
-	 * restart stricter, never looser. */
-	cmd_record(cmd, JOURNAL_REVOKE, now, &rec);
-	if ((res->seq = journal_append(journal, &rec)) == 0) {
-		reply_error(out, "ERR out of memory");
+	if (cmd_journal(cmd, JOURNAL_REVOKE, now, out, res) == -1)
 		return METRICS_ERROR;
-	}
-	rec.seq = res->seq;
-	repl_write(&rec);
-	res->replicated = repl_state() != REPL_OFF;
 	r = blocklist_add(blocklist, cmd->iss.ptr, cmd->iss.len,
 	    cmd->jti.ptr, cmd->jti.len, cmd->exp, cmd->reason.ptr,
 	    cmd->reason.len, cmd_horizon(now));
@@ -177,7 +188,6 @@ static enum metrics_result
 cmd_unrevoke(const struct command *cmd, struct reply_buf *out, int64_t now,
     struct cmd_result *res)
 {
-	struct journal_rec	 rec;
 	char			 jti[LOG_ARG_MAX + 8], iss[LOG_ARG_MAX + 8];
 	int			 r;
 
@@ -188,14 +198,8 @@ cmd_unrevoke(const struct command *cmd, struct reply_buf *out, int64_t now,
 		reply_int(out, 0);
 		return METRICS_NOT_FOUND;
 	}
-	cmd_record(cmd, JOURNAL_UNREVOKE, now, &rec);
-	if ((res->seq = journal_append(journal, &rec)) == 0) {
-		reply_error(out, "ERR out of memory");
+	if (cmd_journal(cmd, JOURNAL_UNREVOKE, now, out, res) == -1)
 		return METRICS_ERROR;
-	}
-	rec.seq = res->seq;
-	repl_write(&rec);
-	res->replicated = repl_state() != REPL_OFF;
 	r = blocklist_remove(blocklist, cmd->iss.ptr, cmd->iss.len,
 	    cmd->jti.ptr, cmd->jti.len, cmd_horizon(now));
 	if (r)
