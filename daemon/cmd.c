@@ -65,13 +65,7 @@ cmd_replay(const struct journal_rec *rec, void *arg)
 
 	if (!(rec->flags & JOURNAL_F_REMOTE))
 		repl_replayed(rec);
-	if (rec->type == JOURNAL_UNREVOKE)
-		(void)blocklist_remove(blocklist, rec->iss, rec->isslen,
-		    rec->jti, rec->jtilen, horizon);
-	else if (rec->exp > horizon && rec->exp <= (int64_t)UINT32_MAX &&
-	    blocklist_add(blocklist, rec->iss, rec->isslen, rec->jti,
-	    rec->jtilen, rec->exp, rec->reason, rec->reasonlen,
-	    horizon) == -1)
+	if (journal_rec_apply(blocklist, rec, horizon) == -1)
 		fatalx("out of memory loading the journal");
 }
 

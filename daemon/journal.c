@@ -759,25 +759,32 @@ syserr:
 	return -1;
 }
 
+/* Apply a record to bl as of horizon; 0, or -1 when out of memory. */
+int
+journal_rec_apply(struct blocklist *bl, const struct journal_rec *r,
+    int64_t horizon)
+{
+	if (r->type == JOURNAL_UNREVOKE) {
+		(void)blocklist_remove(bl, r->iss, r->isslen, r->jti,
+		    r->jtilen, horizon);
+		return 0;
+	}
+	if (r->exp <= horizon || r->exp > (int64_t)UINT32_MAX)
+		return 0;	/* cannot be live */
+	return blocklist_add(bl, r->iss, r->isslen, r->jti, r->jtilen,
+	    r->exp, r->reason, r->reasonlen, horizon) == -1 ? -1 : 0;
+}
+
 /* Apply a record to a digest table during compaction. */
 static void
 compact_apply(const struct journal_rec *r, void *arg)
 {
 	void		**a = arg;
-	struct blocklist *bl = a[0];
 	const int64_t	*horizon = a[1];
 	int		*failed = a[2];
 
-	if (r->type == JOURNAL_UNREVOKE) {
-		blocklist_remove(bl, r->iss, r->isslen, r->jti, r->jtilen,
-		    *horizon);
-		return;
-	}
-	if (r->exp <= *horizon)
-		return;		/* expired: cannot be live */
-	if (blocklist_add(bl, r->iss, r->isslen, r->jti, r->jtilen, r->exp,
-	    r->reason, r->reasonlen, *horizon) == -1)
-		*failed = 1;	/* OOM, or an exp the table cannot hold */
+	if (journal_rec_apply(a[0], r, *horizon) == -1)
+		*failed = 1;
 }
 
 /* The snapshot being written by a compaction. */

@@ -69,6 +69,14 @@ struct journal_stats {
 };
 
 struct journal;
+struct blocklist;
+
+/* Apply a record to bl as of horizon (an entry lives while horizon <
+ * exp): UNREVOKE removes, REVOKE adds unless already expired or beyond
+ * what the table holds (2106), both skipped as replay always did. 0, or
+ * -1 when out of memory. */
+int journal_rec_apply(struct blocklist *bl, const struct journal_rec *,
+    int64_t horizon);
 
 /* Open or create the journal in cfg->dir, replaying the snapshot then the
  * log through apply. A torn last record (crash mid-write) is dropped with

@@ -1124,15 +1124,10 @@ static int
 repl_reload_apply(struct reload *rl, const struct journal_rec *rec,
     int64_t horizon)
 {
-	if (rec->type == JOURNAL_UNREVOKE) {
-		(void)blocklist_remove(rl->bl, rec->iss, rec->isslen, rec->jti,
-		    rec->jtilen, horizon);
-		return journal_snap_add(rl->snap, rec);
-	}
-	if (rec->exp <= horizon || rec->exp > (int64_t)UINT32_MAX)
-		return 0;
-	if (blocklist_add(rl->bl, rec->iss, rec->isslen, rec->jti,
-	    rec->jtilen, rec->exp, rec->reason, rec->reasonlen, horizon) == -1)
+	if (rec->type == JOURNAL_REVOKE &&
+	    (rec->exp <= horizon || rec->exp > (int64_t)UINT32_MAX))
+		return 0;	/* not worth a record either */
+	if (journal_rec_apply(rl->bl, rec, horizon) == -1)
 		return -1;
 	return journal_snap_add(rl->snap, rec);
 }
