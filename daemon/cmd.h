@@ -18,10 +18,21 @@ struct cmd_result {
 					 * cannot confirm the write */
 };
 
-/* Execute cmd at time now, appending its reply to out. */
+/* Who sent a command, for the audit trail. */
+struct cmd_actor {
+	uint32_t	 uid;		/* peer uid at accept (SO_PEERCRED) */
+	uint32_t	 gid;		/* peer gid at accept */
+	uint32_t	 pid;		/* peer pid at accept (0: unknown) */
+	int		 comm_read;	/* comm was looked up */
+	char		 comm[JOURNAL_COMM_MAX + 1]; /* /proc/PID/comm, read
+					 * at the first write, "" if not
+					 * readable */
+};
+
+/* Execute cmd from actor at time now, appending its reply to out. */
 void cmd_execute(const struct command *cmd, struct reply_buf *out,
-    int64_t now, struct cmd_result *res);
-/* Apply a journal record replayed at start-up to the blocklist. */
+    int64_t now, struct cmd_actor *actor, struct cmd_result *res);
+/* Apply a journal record replayed at start-up to the rules. */
 void cmd_replay(const struct journal_rec *rec, void *arg);
 
 #endif

@@ -44,7 +44,9 @@
  * - restart: the sockets (metrics' too), the state directory and
  *   everything Redis is opened with are set up once; exp-grace decides when stored entries
  *   expire, and the journal, Redis and the table must agree on it, so it
- *   cannot move under them; redis-wait only matters at start.
+ *   cannot move under them, and so does max-token-lifetime for not-before
+ *   rules; audit-keep sizes the ring once; redis-wait only matters at
+ *   start.
  * String settings are never live: the running settings keep pointing into
  * the strings of the file read at start.
  */
@@ -77,6 +79,11 @@ const struct config_key config_keys[] = {
 	{ "admin-gid", 0, CONFIG_GROUPS, CONFIG_F_IDS,
 	    offsetof(struct settings, admin_gids), 1, REVOKD_ADMIN_IDS_MAX, 1 },
 	{ "metrics", 0, CONFIG_STRING, FIELD(metrics_addr), 0, LLONG_MAX, 0 },
+	{ "max-token-lifetime", 0, CONFIG_DURATION, FIELD(max_token_lifetime),
+	    1, 86400 * 366, 0 },
+	{ "audit-keep", 0, CONFIG_NUMBER, FIELD(audit_keep), 1, 1000000, 0 },
+	{ "audit-maxlen", 0, CONFIG_NUMBER, FIELD(audit_maxlen),
+	    1, 1000000000, 0 },
 	/* Only 0 and more than 0 differ today; room for a level or two. */
 	{ "verbose", 'v', CONFIG_COUNT, FIELD(verbose), 0, 9, 1 },
 };

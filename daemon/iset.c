@@ -47,9 +47,9 @@ static int
 iset_digest(const struct iset *s, const char *iss, size_t isslen,
     const char *jti, size_t jtilen, uint8_t out[SIPHASH_OUT_LEN])
 {
-	uint8_t	buf[2 + BLOCKLIST_ID_MAX + BLOCKLIST_ID_MAX];
+	uint8_t	buf[2 + BLOCKLIST_ID_MAX + ISET_JTI_MAX];
 
-	if (isslen > BLOCKLIST_ID_MAX || jtilen > BLOCKLIST_ID_MAX)
+	if (isslen > BLOCKLIST_ID_MAX || jtilen > ISET_JTI_MAX)
 		return -1;
 	/* The length of iss keeps ("ab", "c") apart from ("a", "bc"). */
 	buf[0] = (uint8_t)isslen;

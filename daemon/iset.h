@@ -9,7 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "blocklist.h"
 #include "siphash.h"
+
+#define ISET_JTI_MAX	(BLOCKLIST_ID_MAX + 1) /* most bytes of jti: an
+					 * id with a kind byte in front */
 
 struct iset;
 
@@ -19,8 +23,8 @@ struct iset *iset_new(const uint8_t key[SIPHASH_KEY_LEN]);
 /* Free a set (NULL is fine). */
 void iset_free(struct iset *);
 /* Note a write of (iss, jti) with seq; an existing entry keeps the larger
- * seq. Returns 0, or -1 on OOM (nothing changed). seq must be > 0 and iss
- * and jti at most BLOCKLIST_ID_MAX bytes each; otherwise -1, nothing
+ * seq. Returns 0, or -1 on OOM (nothing changed). seq must be > 0, iss
+ * at most BLOCKLIST_ID_MAX bytes and jti at most ISET_JTI_MAX; otherwise -1, nothing
  * changed (a caller's bug: check before). */
 int iset_add(struct iset *, const char *iss, size_t isslen,
     const char *jti, size_t jtilen, uint64_t seq);

@@ -17,13 +17,14 @@
 
 #include <event2/event.h>
 
-#include "blocklist.h"
+#include "audit.h"
 #include "cmd.h"
 #include "config.h"
 #include "journal.h"
 #include "log.h"
 #include "metrics.h"
 #include "repl.h"
+#include "rules.h"
 #include "resp.h"
 #include "revokd.h"
 #include "server.h"
@@ -31,7 +32,7 @@
 
 struct settings	 settings;
 struct stats	 stats;
-struct blocklist *blocklist;
+struct rules *rules;
 struct journal	*journal;
 time_t		 start_time;
 
@@ -115,6 +116,13 @@ settings_init(struct settings *s)
 	s->nadmin_gids = 0;
 	/* No HTTP endpoint: STATS on the socket is always there. */
 	s->metrics_addr = NULL;
+	/* A day: longer than any access token's life (they last minutes),
+	 * and than most refresh tokens'; raise it for longer ones. */
+	s->max_token_lifetime = 24 * 3600;
+	/* What AUDIT can show; about 2 MB of typical records. */
+	s->audit_keep = 10000;
+	/* The fleet's history in Redis: about 30 MB. */
+	s->audit_maxlen = 100000;
 }
 
 /* Print usage (to stdout for --help, else stderr) and exit with code. */
@@ -134,6 +142,8 @@ usage(int code)
 	    "              [--max-staleness seconds] [--stream-maxlen n]\n"
 	    "              [--admin-socket path] [--admin-uid list]\n"
 	    "              [--admin-gid list] [--metrics address]\n"
+	    "              [--max-token-lifetime duration] [--audit-keep n]\n"
+	    "              [--audit-maxlen n]\n"
 	    "  -c, --config FILE         key = value settings, which options\n"
 	    "                            override (%s,\n"
 	    "                            if it exists)\n"
@@ -163,6 +173,12 @@ usage(int code)
 	    "      --admin-gid LIST      groups whose members may write\n"
 	    "      --metrics ADDRESS     serve /metrics and /healthz over HTTP\n"
 	    "                            on IPV4:PORT, [IPV6]:PORT or /path\n"
+	    "      --max-token-lifetime DURATION  longest iat-to-exp of a\n"
+	    "                            token; not-before rules live this\n"
+	    "                            long (24h)\n"
+	    "      --audit-keep N        audit records AUDIT can show (10000)\n"
+	    "      --audit-maxlen N      records kept in the Redis audit\n"
+	    "                            stream (100000)\n"
 	    "  -n                        check the configuration and exit\n"
 	    "  -v, --verbose             more logging (repeat for more)\n"
 	    "  -h, --help                this text\n"
@@ -369,12 +385,12 @@ notify_status(void)
 
 	if (repl_state() == REPL_OFF) {
 		svcmgr_notify("STATUS=serving %zu entries",
-		    blocklist_count(blocklist));
+		    rules_count(rules, -1));
 		return;
 	}
 	repl_get_stats(&rs);
 	svcmgr_notify("STATUS=%s %zu entries, Redis %s, %llu writes pending",
-	    ready ? "serving" : "loading", blocklist_count(blocklist),
+	    ready ? "serving" : "loading", rules_count(rules, -1),
 	    repl_state_name(repl_state()), (unsigned long long)rs.pending);
 }
 
@@ -527,9 +543,9 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	/* Enough slots per tick that a whole pass takes about a second. */
-	budget = blocklist_capacity(blocklist) * (size_t)settings.sweep_ms /
-	    1000 + 64;
-	freed = blocklist_expire(blocklist,
+	budget = 2 * rules_count(rules, -1) * (size_t)settings.sweep_ms /
+	    1000 + 64 * RULES_NKINDS;
+	freed = rules_expire(rules,
 	    (int64_t)time(NULL) - settings.exp_grace, budget);
 	if (freed > 0)
 		log_debug("expired %zu entries", freed);
@@ -652,7 +668,8 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key)
 		fatal("getrandom");
-	if ((blocklist = blocklist_new(key)) == NULL)
+	if ((rules = rules_new(key, settings.max_token_lifetime)) == NULL ||
+	    audit_init(settings.audit_keep) == -1)
 		fatalx("out of memory");
 	start_time = time(NULL);
 
@@ -661,6 +678,11 @@ main(int argc, char **argv)
 	jcfg.dir = settings.state_dir;
 	jcfg.exp_grace = settings.exp_grace;
 	jcfg.compact_min = settings.compact_min;
+	jcfg.lifetime = settings.max_token_lifetime;
+	jcfg.audit_keep = settings.audit_keep;
+	/* With Redis, the outbox is rebuilt from the journal: nothing may
+	 * be compacted away before it is known (repl_start publishes it). */
+	jcfg.hold_compaction = settings.redis_url != NULL;
 	now = (int64_t)time(NULL);
 	if ((journal = journal_open(&jcfg, cmd_replay, &now, err,
 	    sizeof err)) == NULL)
@@ -668,7 +690,7 @@ main(int argc, char **argv)
 	journal_get_stats(journal, &js);
 	log_info("journal %s: %llu records replayed, %zu entries live%s",
 	    settings.state_dir, (unsigned long long)js.replayed,
-	    blocklist_count(blocklist), js.torn_bytes ? " (torn tail "
+	    rules_count(rules, -1), js.torn_bytes ? " (torn tail "
 	    "dropped)" : "");
 
 	if ((base = event_base_new()) == NULL)
@@ -755,7 +777,8 @@ main(int argc, char **argv)
 	event_free(wdog);
 	event_base_free(base);
 	svcmgr_close();
-	blocklist_free(blocklist);
+	rules_free(rules);
+	audit_free();
 	free(config_strings);
 	free(cli);
 	log_info("revokd stopped");

@@ -26,12 +26,13 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 
-#include "blocklist.h"
+#include "audit.h"
 #include "journal.h"
 #include "log.h"
 #include "metrics.h"
 #include "repl.h"
 #include "revokd.h"
+#include "rules.h"
 #include "server.h"
 
 #define METRICS_MAX_HEADERS	8192	/* bytes of a request's start line and
@@ -286,6 +287,7 @@ static void
 metrics_render(struct evbuffer *b)
 {
 	time_t	 now = time(NULL);
+	int	 k;
 
 	metrics_family(b, "revokd_build_info", "gauge",
 	    "The running version (always 1).");
@@ -300,11 +302,16 @@ metrics_render(struct evbuffer *b)
 	metrics_family(b, "revokd_entries", "gauge",
 	    "Revocations held, by rule type (expired ones not yet swept "
 	    "included).");
-	evbuffer_add_printf(b, "revokd_entries{rule=\"jti\"} %zu\n",
-	    blocklist_count(blocklist));
+	for (k = 0; k < RULES_NKINDS; k++)
+		evbuffer_add_printf(b, "revokd_entries{rule=\"%s\"} %zu\n",
+		    rules_kind_name((enum rules_kind)k),
+		    rules_count(rules, k));
 	metrics_int(b, "revokd_memory_bytes", "gauge",
-	    "Memory held by the blocklist.",
-	    (long long)blocklist_memory(blocklist));
+	    "Memory held by the rules' tables.",
+	    (long long)rules_memory(rules));
+	metrics_int(b, "revokd_audit_records_total", "counter",
+	    "Writes recorded in the audit trail (own and other daemons').",
+	    (long long)audit_total());
 	metrics_commands(b);
 	metrics_histogram(b);
 	metrics_int(b, "revokd_connections", "gauge",
@@ -317,7 +324,7 @@ metrics_render(struct evbuffer *b)
 	    "stuck) or turned away at max-clients.",
 	    (long long)stats.clients_dropped);
 	metrics_int(b, "revokd_writes_refused_total", "counter",
-	    "REVOKE and UNREVOKE refused with -NOPERM (not an admin).",
+	    "Write and admin commands refused with -NOPERM (not an admin).",
 	    (long long)stats.refused_total);
 	metrics_family(b, "revokd_config_reloads_total", "counter",
 	    "Configuration reloads (SIGHUP): applied, or refused for errors "

@@ -2,12 +2,20 @@
  * Replication through Redis.
  *
  * Layout under the key prefix P (documented in README.md):
- *	P j:<isslen>:<iss><jti>	one string per entry, expiring at exp + grace;
- *				value "<exp>:<isslen>:<jtilen>:<iss><jti><reason>"
- *				so a reload needs the values only
+ *	P K:<isslen>:<iss><id>	one string per rule, K its kind: j (jti),
+ *				s (sub), b (ban), d (sid), i (iss, id "");
+ *				expiring at its end + grace; value
+ *				"<time>:<isslen>:<idlen>:<iss><id><reason>"
  *	P stream		the change events, XADD MAXLEN ~ stream-maxlen;
- *				fields o (origin), s (seq), op (r|u), iss, jti,
- *				exp, r (reason)
+ *				fields o (origin), s (seq), op (r|u|s|b|n|d|a:
+ *				REVOKE, UNREVOKE, REVOKESUB, BAN, UNBAN,
+ *				REVOKESID, REVOKEALL), iss, jti (the id), exp
+ *				(the time) and r (reason) as merged with the
+ *				rule Redis had, the write as it was made: ge
+ *				(time), gr (reason), ts, uid, gid, pid, comm,
+ *				host
+ *	P audit			the audit trail, XADD MAXLEN ~ audit-maxlen;
+ *				the write as it was made: exp, r as given
  *	P origins		hash: origin -> highest seq it wrote
  *
  * A write is sent as one Lua script that updates the entry, appends the
@@ -46,12 +54,14 @@
 #include <hiredis/async.h>
 #include <hiredis/adapters/libevent.h>
 
+#include "audit.h"
 #include "blocklist.h"
 #include "iset.h"
 #include "journal.h"
 #include "log.h"
 #include "repl.h"
 #include "revokd.h"
+#include "rules.h"
 #include "siphash.h"
 
 #define REPL_BACKOFF_MIN_MS	100	/* first reconnect delay */
@@ -68,9 +78,14 @@
     BLOCKLIST_ID_MAX + BLOCKLIST_ID_MAX) /* an entry's key */
 #define REPL_ID_MAX		48	/* a stream id "ms-seq" */
 
-/* Redis's single-threaded atomic write of one entry and its event.
- * KEYS: entry, stream, origins. ARGV: op, origin, seq, exp, grace, reason,
- * iss, jti, maxlen, prev (the seq of this origin's previous write). Returns
+/* Redis's single-threaded atomic write of one rule, its event and its
+ * audit record. KEYS: entry, stream, origins, audit. ARGV: op, origin,
+ * seq, exp, ttl past exp, reason, iss, id, maxlen, prev (the seq of this
+ * origin's previous write), audit maxlen, ts, uid, gid, pid, comm, host.
+ * Ops u (UNREVOKE) and n (UNBAN) delete, the others keep the later time
+ * and the old reason when none is given, and never bring the key's expiry
+ * forward (a daemon with a shorter --max-token-lifetime must not shorten
+ * another's not-before rule). Returns
  * 1 when applied, 0 for a seq already applied, and an error, changing
  * nothing, when the previous write is missing (it failed: everything after
  * it is sent again, in order). The seq is recorded last: a script that
@@ -82,8 +97,9 @@ static const char repl_script[] =
 "  return redis.error_reply('ERR revokd: an earlier write is missing')\n"
 "end\n"
 "local exp = tonumber(ARGV[4])\n"
+"local given = ARGV[4]\n"
 "local reason = ARGV[6]\n"
-"if ARGV[1] == 'r' then\n"
+"if ARGV[1] ~= 'u' and ARGV[1] ~= 'n' then\n"
 "  local cur = redis.call('GET', KEYS[1])\n"
 "  if cur then\n"
 "    local ce, il, jl, rest = string.match(cur, '^(%d+):(%d+):(%d+):(.*)$')\n"
@@ -95,16 +111,27 @@ static const char repl_script[] =
 "    end\n"
 "  end\n"
 "  local e = string.format('%d', exp)\n"
+"  local at = exp + tonumber(ARGV[5])\n"
+"  local old = redis.call('EXPIRETIME', KEYS[1])\n"
+"  if old > at then at = old end\n"
 "  redis.call('SET', KEYS[1], e .. ':' .. #ARGV[7] .. ':' .. #ARGV[8] ..\n"
 "      ':' .. ARGV[7] .. ARGV[8] .. reason,\n"
-"      'EXAT', string.format('%d', exp + tonumber(ARGV[5])))\n"
+"      'EXAT', string.format('%d', at))\n"
 "  ARGV[4] = e\n"
 "else\n"
 "  redis.call('DEL', KEYS[1])\n"
 "end\n"
 "redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], '*', 'o', ARGV[2],\n"
 "    's', ARGV[3], 'op', ARGV[1], 'iss', ARGV[7], 'jti', ARGV[8],\n"
-"    'exp', ARGV[4], 'r', reason)\n"
+"    'exp', ARGV[4], 'r', reason, 'ge', given, 'gr', ARGV[6],\n"
+"    'ts', ARGV[12], 'uid', ARGV[13],\n"
+"    'gid', ARGV[14], 'pid', ARGV[15], 'comm', ARGV[16],\n"
+"    'host', ARGV[17])\n"
+"redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[11], '*', 'o', ARGV[2],\n"
+"    's', ARGV[3], 'op', ARGV[1], 'iss', ARGV[7], 'jti', ARGV[8],\n"
+"    'exp', given, 'r', ARGV[6], 'ts', ARGV[12], 'uid', ARGV[13],\n"
+"    'gid', ARGV[14], 'pid', ARGV[15], 'comm', ARGV[16],\n"
+"    'host', ARGV[17])\n"
 "redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])\n"
 "return 1\n";
 
@@ -112,19 +139,24 @@ static const char repl_script[] =
 struct obox {
 	STAILQ_ENTRY(obox) entry;	/* in outbox or keep */
 	uint64_t	 seq;		/* journal sequence number */
-	int		 type;		/* JOURNAL_REVOKE or JOURNAL_UNREVOKE */
-	int64_t		 exp;		/* REVOKE: the token's exp */
+	int		 type;		/* JOURNAL_REVOKE ... _REVOKEALL */
+	int64_t		 exp;		/* the record's time */
 	int64_t		 ts;		/* when it was made */
+	uint32_t	 uid;		/* the writer, for the audit trail */
+	uint32_t	 gid;
+	uint32_t	 pid;
 	size_t		 isslen;	/* bytes of iss at data */
-	size_t		 jtilen;	/* bytes of jti after iss */
-	size_t		 reasonlen;	/* bytes of reason after jti */
-	char		 data[];	/* iss, jti, reason */
+	size_t		 jtilen;	/* bytes of the id after iss */
+	size_t		 reasonlen;	/* bytes of reason after the id */
+	size_t		 commlen;	/* bytes of comm after reason */
+	size_t		 hostlen;	/* bytes of host after comm */
+	char		 data[];	/* iss, id, reason, comm, host */
 };
 STAILQ_HEAD(oboxq, obox);
 
 /* A full reload in progress. */
 struct reload {
-	struct blocklist *bl;		/* the set being built */
+	struct rules	*rs;		/* the set being built */
 	struct journal_snap *snap;	/* its journal image */
 	uint64_t	 base;		/* own writes above it are re-applied */
 	char		 pos[REPL_ID_MAX]; /* stream id noted before the scan */
@@ -501,36 +533,118 @@ outbox_publish(void)
 		    UINT64_MAX);
 }
 
+/* Copy n bytes to *p and advance it. */
+static void
+repl_put(char **p, const char *src, size_t n)
+{
+	if (n > 0)
+		memcpy(*p, src, n);
+	*p += n;
+}
+
+/* Return the key letter of a rule kind. */
+static char
+repl_kind_letter(int kind)
+{
+	static const char letters[RULES_NKINDS] = { 'j', 's', 'b', 'd', 'i' };
+
+	return kind >= 0 && kind < RULES_NKINDS ? letters[kind] : '?';
+}
+
+/* Return the op letter of a record type, as in the stream. */
+static const char *
+repl_op(int type)
+{
+	switch (type) {
+	case JOURNAL_REVOKE:
+		return "r";
+	case JOURNAL_UNREVOKE:
+		return "u";
+	case JOURNAL_REVOKESUB:
+		return "s";
+	case JOURNAL_BAN:
+		return "b";
+	case JOURNAL_UNBAN:
+		return "n";
+	case JOURNAL_REVOKESID:
+		return "d";
+	case JOURNAL_REVOKEALL:
+		return "a";
+	}
+	return "?";
+}
+
+/* Return the record type of a stream op, or -1. */
+static int
+repl_op_type(const char *op, size_t len)
+{
+	static const int	 types[] = { JOURNAL_REVOKE, JOURNAL_UNREVOKE,
+	    JOURNAL_REVOKESUB, JOURNAL_BAN, JOURNAL_UNBAN, JOURNAL_REVOKESID,
+	    JOURNAL_REVOKEALL };
+	size_t			 i;
+
+	if (len != 1)
+		return -1;
+	for (i = 0; i < sizeof types / sizeof types[0]; i++)
+		if (repl_op(types[i])[0] == op[0])
+			return types[i];
+	return -1;
+}
+
+/* Build the in-flight set's id for a rule: its kind letter, then the id,
+ * so that a ban and a logout of one subject stay apart. Returns the
+ * length (at most ISET_JTI_MAX). */
+static size_t
+repl_iset_id(char *buf, int type, const char *id, size_t idlen)
+{
+	buf[0] = repl_kind_letter(rules_kind_of(type));
+	if (idlen > 0)
+		memcpy(buf + 1, id, idlen);
+	return idlen + 1;
+}
+
 /* Append an own write to the outbox (and the in-flight set). */
 static void
 outbox_add(const struct journal_rec *rec)
 {
 	struct obox	*o;
+	char		*p, iid[ISET_JTI_MAX];
+	size_t		 iidlen;
 
 	if (rec->seq <= R.last_seq)
 		return;		/* replayed twice (snapshot and log) */
-	o = malloc(sizeof *o + rec->isslen + rec->jtilen + rec->reasonlen);
+	o = malloc(sizeof *o + rec->isslen + rec->jtilen + rec->reasonlen +
+	    rec->commlen + rec->hostlen);
 	if (o == NULL)
 		fatalx("out of memory for the Redis outbox");
 	o->seq = rec->seq;
 	o->type = rec->type;
-	o->exp = rec->exp;
+	/* A lift carries no time (format 2 journals wrote one). */
+	o->exp = rec->type == JOURNAL_UNREVOKE || rec->type == JOURNAL_UNBAN ?
+	    0 : rec->exp;
 	o->ts = rec->ts;
+	o->uid = rec->uid;
+	o->gid = rec->gid;
+	o->pid = rec->pid;
 	o->isslen = rec->isslen;
 	o->jtilen = rec->jtilen;
 	o->reasonlen = rec->reasonlen;
-	memcpy(o->data, rec->iss, rec->isslen);
-	memcpy(o->data + rec->isslen, rec->jti, rec->jtilen);
-	memcpy(o->data + rec->isslen + rec->jtilen, rec->reason,
-	    rec->reasonlen);
+	o->commlen = rec->commlen;
+	o->hostlen = rec->hostlen;
+	p = o->data;
+	repl_put(&p, rec->iss, rec->isslen);
+	repl_put(&p, rec->jti, rec->jtilen);
+	repl_put(&p, rec->reason, rec->reasonlen);
+	repl_put(&p, rec->comm, rec->commlen);
+	repl_put(&p, rec->host, rec->hostlen);
 	STAILQ_INSERT_TAIL(&R.outbox, o, entry);
 	if (R.unsent == NULL)
 		R.unsent = o;
 	R.nout++;
 	R.last_seq = rec->seq;
 	/* Without it, at worst a conflict resolves late. */
-	if (iset_add(R.iset, o->data, o->isslen, o->data + o->isslen,
-	    o->jtilen, o->seq) == -1)
+	iidlen = repl_iset_id(iid, o->type, o->data + o->isslen, o->jtilen);
+	if (iset_add(R.iset, o->data, o->isslen, iid, iidlen, o->seq) == -1)
 		log_warnx("redis: out of memory for the in-flight set");
 	if (o == STAILQ_FIRST(&R.outbox))
 		outbox_publish();
@@ -551,6 +665,13 @@ outbox_rec(const struct obox *o, struct journal_rec *rec)
 	rec->jtilen = o->jtilen;
 	rec->reason = o->data + o->isslen + o->jtilen;
 	rec->reasonlen = o->reasonlen;
+	rec->uid = o->uid;
+	rec->gid = o->gid;
+	rec->pid = o->pid;
+	rec->comm = rec->reason + o->reasonlen;
+	rec->commlen = o->commlen;
+	rec->host = rec->comm + o->commlen;
+	rec->hostlen = o->hostlen;
 }
 
 /* Drop the outbox entries Redis already has (seq <= upto). */
@@ -630,7 +751,7 @@ repl_drop(void)
 	R.wc_ready = R.sc_ready = R.reading = R.joined = 0;
 	R.wc_pending = R.sc_pending = 0;
 	if (R.reload != NULL) {
-		blocklist_free(R.reload->bl);
+		rules_free(R.reload->rs);
 		journal_snap_free(R.reload->snap);
 		free(R.reload);
 		R.reload = NULL;
@@ -751,13 +872,14 @@ repl_key(char *buf, size_t size, const char *name)
 	return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
 }
 
-/* Build an entry's key into buf (REPL_KEY_MAX bytes); returns its length. */
+/* Build the key of a rule of kind into buf (REPL_KEY_MAX bytes); returns
+ * its length. */
 static size_t
-repl_entry_key(char *buf, const char *iss, size_t isslen, const char *jti,
-    size_t jtilen)
+repl_entry_key(char *buf, int kind, const char *iss, size_t isslen,
+    const char *jti, size_t jtilen)
 {
-	int	n = snprintf(buf, REPL_KEY_MAX, "%sj:%zu:", settings.key_prefix,
-	    isslen);
+	int	n = snprintf(buf, REPL_KEY_MAX, "%s%c:%zu:", settings.key_prefix,
+	    repl_kind_letter(kind), isslen);
 
 	memcpy(buf + n, iss, isslen);
 	memcpy(buf + n + isslen, jti, jtilen);
@@ -798,22 +920,24 @@ static void
 repl_pump(void)
 {
 	char		 key[REPL_KEY_MAX], stream[REPL_KEY_MAX];
-	char		 origins[REPL_KEY_MAX], seq[24], exp[24], grace[24];
-	char		 maxlen[24], prev[24];
-	const char	*argv[16];
-	size_t		 lens[16];
+	char		 origins[REPL_KEY_MAX], audit[REPL_KEY_MAX];
+	char		 seq[24], exp[24], ttl[24], maxlen[24], prev[24];
+	char		 amaxlen[24], ts[24], uid[16], gid[16], pid[16];
+	const char	*argv[24], *p;
+	size_t		 lens[24];
 	struct obox	*o, *before;
-	int		 i;
+	int		 i, kind;
 
 	/* Not before the stream position is settled: a reload must know
 	 * which writes it cannot have seen (those sent after it started). */
 	if (!R.wc_ready || (!R.joined && R.reload == NULL))
 		return;
 	if (repl_key(stream, sizeof stream, "stream") == 0 ||
-	    repl_key(origins, sizeof origins, "origins") == 0)
+	    repl_key(origins, sizeof origins, "origins") == 0 ||
+	    repl_key(audit, sizeof audit, "audit") == 0)
 		return;
-	snprintf(grace, sizeof grace, "%lld", (long long)settings.exp_grace);
 	snprintf(maxlen, sizeof maxlen, "%zu", settings.stream_maxlen);
+	snprintf(amaxlen, sizeof amaxlen, "%zu", settings.audit_maxlen);
 	while ((o = R.unsent) != NULL && R.inflight < REPL_WINDOW) {
 		/* The previous write, which Redis must have applied first. */
 		before = R.last_sent;
@@ -821,26 +945,46 @@ repl_pump(void)
 		    (before != NULL ? before->seq : R.acked));
 		snprintf(seq, sizeof seq, "%llu", (unsigned long long)o->seq);
 		snprintf(exp, sizeof exp, "%lld", (long long)o->exp);
+		kind = rules_kind_of(o->type);
+		/* The key expires when the rule stops mattering. */
+		snprintf(ttl, sizeof ttl, "%lld", (long long)(kind == -1 ?
+		    settings.exp_grace : rules_end(rules,
+		    (enum rules_kind)kind, 0) + settings.exp_grace));
+		snprintf(ts, sizeof ts, "%lld", (long long)o->ts);
+		snprintf(uid, sizeof uid, "%ld", o->uid == JOURNAL_NOBODY ?
+		    -1L : (long)o->uid);
+		snprintf(gid, sizeof gid, "%ld", o->gid == JOURNAL_NOBODY ?
+		    -1L : (long)o->gid);
+		snprintf(pid, sizeof pid, "%lu", (unsigned long)o->pid);
+		p = o->data + o->isslen + o->jtilen + o->reasonlen;
 		i = 0;
 		argv[i] = "EVALSHA"; lens[i++] = 7;
 		argv[i] = R.sha; lens[i++] = 40;
-		argv[i] = "3"; lens[i++] = 1;
+		argv[i] = "4"; lens[i++] = 1;
 		argv[i] = key;
-		lens[i++] = repl_entry_key(key, o->data, o->isslen,
+		lens[i++] = repl_entry_key(key, kind, o->data, o->isslen,
 		    o->data + o->isslen, o->jtilen);
 		argv[i] = stream; lens[i++] = strlen(stream);
 		argv[i] = origins; lens[i++] = strlen(origins);
-		argv[i] = o->type == JOURNAL_REVOKE ? "r" : "u"; lens[i++] = 1;
+		argv[i] = audit; lens[i++] = strlen(audit);
+		argv[i] = repl_op(o->type); lens[i++] = 1;
 		argv[i] = R.origin; lens[i++] = REPL_ORIGIN_LEN;
 		argv[i] = seq; lens[i++] = strlen(seq);
 		argv[i] = exp; lens[i++] = strlen(exp);
-		argv[i] = grace; lens[i++] = strlen(grace);
+		argv[i] = ttl; lens[i++] = strlen(ttl);
 		argv[i] = o->data + o->isslen + o->jtilen;
 		lens[i++] = o->reasonlen;
 		argv[i] = o->data; lens[i++] = o->isslen;
 		argv[i] = o->data + o->isslen; lens[i++] = o->jtilen;
 		argv[i] = maxlen; lens[i++] = strlen(maxlen);
 		argv[i] = prev; lens[i++] = strlen(prev);
+		argv[i] = amaxlen; lens[i++] = strlen(amaxlen);
+		argv[i] = ts; lens[i++] = strlen(ts);
+		argv[i] = uid; lens[i++] = strlen(uid);
+		argv[i] = gid; lens[i++] = strlen(gid);
+		argv[i] = pid; lens[i++] = strlen(pid);
+		argv[i] = p; lens[i++] = o->commlen;
+		argv[i] = p + o->commlen; lens[i++] = o->hostlen;
 		if (repl_send(R.wc, repl_eval_cb, o, i, argv, lens) == -1)
 			return;
 		R.unsent = STAILQ_NEXT(o, entry);
@@ -904,7 +1048,7 @@ repl_set_synced(void)
 	if (R.state == REPL_SYNCED)
 		return;
 	log_info("redis: synced with %s (%zu entries, %zu writes pending)",
-	    settings.redis_url, blocklist_count(blocklist), R.nout);
+	    settings.redis_url, rules_count(rules, -1), R.nout);
 	R.state = REPL_SYNCED;
 	R.wait_over = 1;
 	R.down_logged = 0;
@@ -926,17 +1070,62 @@ repl_field(const redisReply *fields, const char *name)
 	return NULL;
 }
 
+/* Parse an audit field holding a signed id (-1: unknown) into *v; a
+ * missing or bad one leaves JOURNAL_NOBODY (events of older daemons have
+ * none). */
+static void
+repl_audit_id(const redisReply *f, uint32_t *v)
+{
+	uint64_t	n;
+
+	*v = JOURNAL_NOBODY;
+	if (f != NULL && repl_u64(f->str, f->len, &n) == 0 &&
+	    n < JOURNAL_NOBODY)
+		*v = (uint32_t)n;
+}
+
+/* Fill rec's audit fields from an event's fields (absent: unknown). */
+static void
+repl_audit_fields(const redisReply *f, struct journal_rec *rec)
+{
+	const redisReply	*v;
+	uint64_t		 n;
+
+	repl_audit_id(repl_field(f, "uid"), &rec->uid);
+	repl_audit_id(repl_field(f, "gid"), &rec->gid);
+	rec->pid = 0;
+	if ((v = repl_field(f, "pid")) != NULL &&
+	    repl_u64(v->str, v->len, &n) == 0 && n <= UINT32_MAX)
+		rec->pid = (uint32_t)n;
+	if ((v = repl_field(f, "ts")) != NULL &&
+	    repl_u64(v->str, v->len, &n) == 0 && n <= INT64_MAX)
+		rec->ts = (int64_t)n;
+	if ((v = repl_field(f, "comm")) != NULL &&
+	    v->len <= JOURNAL_COMM_MAX) {
+		rec->comm = v->str;
+		rec->commlen = v->len;
+	}
+	if ((v = repl_field(f, "host")) != NULL &&
+	    v->len <= JOURNAL_HOST_MAX) {
+		rec->host = v->str;
+		rec->hostlen = v->len;
+	}
+}
+
 /* Apply one stream event [id, [field, value, ...]]; 0, or -1 when the
  * reply does not even carry a usable id (the stream cannot be followed). */
 static int
 repl_apply_event(const redisReply *e)
 {
 	const redisReply	*id, *f, *o, *s, *op, *iss, *jti, *exp, *why;
-	struct journal_rec	 rec;
-	struct blocklist_hit	 hit;
-	int64_t			 horizon;
-	uint64_t		 v, e64, inflight;
-	int			 own;
+	const redisReply	*ge, *gr;
+	struct journal_rec	 rec, arec;
+	struct rules_match	 hit;
+	int64_t			 horizon, now = (int64_t)time(NULL);
+	uint64_t		 v, e64, e64g, inflight;
+	char			 iid[ISET_JTI_MAX];
+	size_t			 iidlen;
+	int			 own, type, kind, lift;
 
 	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
 	    (id = e->element[0])->type != REDIS_REPLY_STRING ||
@@ -952,8 +1141,9 @@ repl_apply_event(const redisReply *e)
 	exp = repl_field(f, "exp");
 	why = repl_field(f, "r");
 	if (o == NULL || s == NULL || op == NULL || iss == NULL ||
-	    jti == NULL || exp == NULL || why == NULL || op->len != 1 ||
-	    (op->str[0] != 'r' && op->str[0] != 'u') || jti->len < 1 ||
+	    jti == NULL || exp == NULL || why == NULL ||
+	    (type = repl_op_type(op->str, op->len)) == -1 ||
+	    (jti->len < 1) != (type == JOURNAL_REVOKEALL) ||
 	    jti->len > settings.limits.max_jti || iss->len >
 	    settings.limits.max_iss || why->len > settings.limits.max_reason ||
 	    repl_u64(s->str, s->len, &v) == -1 ||
@@ -961,54 +1151,79 @@ repl_apply_event(const redisReply *e)
 		log_warnx("redis: stream event %s malformed, skipped", R.pos);
 		return 0;
 	}
+	kind = rules_kind_of(type);
+	lift = type == JOURNAL_UNREVOKE || type == JOURNAL_UNBAN;
 	own = o->len == REPL_ORIGIN_LEN && memcmp(o->str, R.origin,
 	    REPL_ORIGIN_LEN) == 0;
-	inflight = iset_get(R.iset, iss->str, iss->len, jti->str, jti->len);
+	iidlen = repl_iset_id(iid, type, jti->str, jti->len);
+	inflight = iset_get(R.iset, iss->str, iss->len, iid, iidlen);
+	memset(&rec, 0, sizeof rec);
+	rec.type = type;
+	rec.flags = JOURNAL_F_REMOTE;
+	rec.ts = now;
+	rec.iss = iss->str;
+	rec.isslen = iss->len;
+	rec.jti = jti->str;
+	rec.jtilen = jti->len;
+	rec.reason = why->str;
+	rec.reasonlen = why->len;
+	rec.exp = lift ? 0 : (int64_t)e64;
+	repl_audit_fields(f, &rec);
 	if (own) {
 		/* Applied when it was made; applied again only if it is our
 		 * latest write of the key, as Redis merged it (a later exp
 		 * from another daemon wins there). */
 		if (inflight == 0 || inflight != v)
 			return 0;
-		(void)iset_del(R.iset, iss->str, iss->len, jti->str, jti->len);
-	} else if (inflight != 0)
-		return 0;	/* an own write follows it in the stream */
-	else
+		(void)iset_del(R.iset, iss->str, iss->len, iid, iidlen);
+	} else {
+		/* Another daemon's write, as it was made: part of the
+		 * fleet's history even when it changes nothing here. The
+		 * journal keeps it for the trail only (never applied). */
+		arec = rec;
+		arec.flags |= JOURNAL_F_AUDIT;
+		if (!lift && (ge = repl_field(f, "ge")) != NULL &&
+		    repl_u64(ge->str, ge->len, &e64g) == 0 &&
+		    e64g <= INT64_MAX)
+			arec.exp = (int64_t)e64g;
+		if ((gr = repl_field(f, "gr")) != NULL &&
+		    gr->len <= settings.limits.max_reason) {
+			arec.reason = gr->str;
+			arec.reasonlen = gr->len;
+		}
+		audit_log(&arec);
+		audit_add(&arec);
+		if (journal_append(journal, &arec) == 0)
+			log_warnx("redis: out of memory journaling an event");
+		if (inflight != 0)
+			return 0;	/* an own write follows it */
 		R.stats.applied++;
-	memset(&rec, 0, sizeof rec);
-	rec.flags = JOURNAL_F_REMOTE;
-	rec.ts = (int64_t)time(NULL);
-	rec.iss = iss->str;
-	rec.isslen = iss->len;
-	rec.jti = jti->str;
-	rec.jtilen = jti->len;
-	horizon = rec.ts - settings.exp_grace;
-	if (op->str[0] == 'u') {
-		if (!blocklist_lookup(blocklist, iss->str, iss->len, jti->str,
-		    jti->len, horizon, NULL))
+	}
+	/* The journal's record is made now, here; the audit fields say
+	 * when and by whom the write was made. */
+	horizon = now - settings.exp_grace;
+	if (lift) {
+		if (!rules_lookup(rules, (enum rules_kind)kind, iss->str,
+		    iss->len, jti->str, jti->len, horizon, NULL))
 			return 0;
-		rec.type = JOURNAL_UNREVOKE;
 		if (journal_append(journal, &rec) == 0)
 			log_warnx("redis: out of memory journaling an event");
-		(void)blocklist_remove(blocklist, iss->str, iss->len, jti->str,
-		    jti->len, horizon);
+		(void)rules_remove(rules, (enum rules_kind)kind, iss->str,
+		    iss->len, jti->str, jti->len, horizon);
 		return 0;
 	}
-	rec.exp = (int64_t)e64;
-	if (e64 > UINT32_MAX || rec.exp <= horizon)
+	if (e64 > UINT32_MAX || rules_end(rules, (enum rules_kind)kind,
+	    rec.exp) <= horizon)
 		return 0;	/* expired here already */
-	if (blocklist_lookup(blocklist, iss->str, iss->len, jti->str,
-	    jti->len, horizon, &hit) && hit.exp >= rec.exp &&
+	if (rules_lookup(rules, (enum rules_kind)kind, iss->str, iss->len,
+	    jti->str, jti->len, horizon, &hit) && hit.time >= rec.exp &&
 	    (why->len == 0 || (why->len == hit.reason_len &&
 	    memcmp(why->str, hit.reason, why->len) == 0)))
 		return 0;	/* nothing new */
-	rec.type = JOURNAL_REVOKE;
-	rec.reason = why->str;
-	rec.reasonlen = why->len;
 	if (journal_append(journal, &rec) == 0)
 		log_warnx("redis: out of memory journaling an event");
-	if (blocklist_add(blocklist, iss->str, iss->len, jti->str, jti->len,
-	    rec.exp, why->str, why->len, horizon) == -1)
+	if (rules_add(rules, (enum rules_kind)kind, iss->str, iss->len,
+	    jti->str, jti->len, rec.exp, why->str, why->len, horizon) == -1)
 		log_warnx("redis: out of memory applying an event");
 	return 0;
 }
@@ -1080,10 +1295,29 @@ repl_read(void)
 
 /* --- Full reload ------------------------------------------------------ */
 
-/* Parse an entry's value "<exp>:<isslen>:<jtilen>:<iss><jti><reason>"
- * into rec; 0, or -1 if it is not one. */
+/* The record type that makes a rule of each kind. */
+static const int repl_kind_type[RULES_NKINDS] = {
+	JOURNAL_REVOKE, JOURNAL_REVOKESUB, JOURNAL_BAN, JOURNAL_REVOKESID,
+	JOURNAL_REVOKEALL
+};
+
+/* Return the kind of a rule's key letter, or -1. */
 static int
-repl_parse_value(const char *v, size_t len, struct journal_rec *rec)
+repl_letter_kind(char c)
+{
+	int	k;
+
+	for (k = 0; k < RULES_NKINDS; k++)
+		if (repl_kind_letter(k) == c)
+			return k;
+	return -1;
+}
+
+/* Parse the value "<time>:<isslen>:<idlen>:<iss><id><reason>" of a rule
+ * of kind into rec; 0, or -1 if it is not one. */
+static int
+repl_parse_value(const char *v, size_t len, int kind,
+    struct journal_rec *rec)
 {
 	const char		*p = v, *end = v + len;
 	unsigned long long	 n[3];
@@ -1101,13 +1335,14 @@ repl_parse_value(const char *v, size_t len, struct journal_rec *rec)
 		if (p == end || *p++ != ':')
 			return -1;
 	}
-	if (n[1] > settings.limits.max_iss || n[2] < 1 ||
+	if (n[1] > settings.limits.max_iss ||
+	    (n[2] < 1) != (kind == RULES_ISS) ||
 	    n[2] > settings.limits.max_jti ||
 	    (size_t)(end - p) < n[1] + n[2] ||
 	    (size_t)(end - p) - n[1] - n[2] > settings.limits.max_reason)
 		return -1;
 	memset(rec, 0, sizeof *rec);
-	rec->type = JOURNAL_REVOKE;
+	rec->type = repl_kind_type[kind];
 	rec->flags = JOURNAL_F_REMOTE;
 	rec->exp = (int64_t)n[0];
 	rec->iss = p;
@@ -1116,6 +1351,7 @@ repl_parse_value(const char *v, size_t len, struct journal_rec *rec)
 	rec->jtilen = n[2];
 	rec->reason = p + n[1] + n[2];
 	rec->reasonlen = (size_t)(end - p) - n[1] - n[2];
+	rec->uid = rec->gid = JOURNAL_NOBODY;
 	return 0;
 }
 
@@ -1124,10 +1360,13 @@ static int
 repl_reload_apply(struct reload *rl, const struct journal_rec *rec,
     int64_t horizon)
 {
-	if (rec->type == JOURNAL_REVOKE &&
-	    (rec->exp <= horizon || rec->exp > (int64_t)UINT32_MAX))
+	int	kind = rules_kind_of(rec->type);
+
+	if (kind != -1 && rec->type != JOURNAL_UNREVOKE &&
+	    rec->type != JOURNAL_UNBAN && (rec->exp > (int64_t)UINT32_MAX ||
+	    rules_end(rl->rs, (enum rules_kind)kind, rec->exp) <= horizon))
 		return 0;	/* not worth a record either */
-	if (journal_rec_apply(rl->bl, rec, horizon) == -1)
+	if (rules_apply(rl->rs, rec, horizon) == -1)
 		return -1;
 	return journal_snap_add(rl->snap, rec);
 }
@@ -1141,23 +1380,34 @@ repl_reload_finish(void)
 	struct obox		*o;
 	int64_t			 horizon = (int64_t)time(NULL) -
 	    settings.exp_grace;
+	size_t			 i;
 
 	/* Own writes the scan may not have seen, in order: those confirmed
 	 * meanwhile, then those still waiting. */
 	while ((o = STAILQ_FIRST(&R.keep)) != NULL) {
 		STAILQ_REMOVE_HEAD(&R.keep, entry);
 		outbox_rec(o, &rec);
+		rec.flags = JOURNAL_F_STATE;
 		if (repl_reload_apply(rl, &rec, horizon) == -1)
 			fatalx("out of memory reloading from Redis");
 		free(o);
 	}
 	STAILQ_FOREACH(o, &R.outbox, entry) {
 		outbox_rec(o, &rec);
+		rec.flags = JOURNAL_F_STATE;
 		if (repl_reload_apply(rl, &rec, horizon) == -1)
 			fatalx("out of memory reloading from Redis");
 	}
-	blocklist_free(blocklist);
-	blocklist = rl->bl;
+	/* Redis's values carry no audit trail: the journal keeps the one in
+	 * memory, oldest first (own writes above are STATE, not audited
+	 * twice; they are in it). */
+	for (i = audit_count(); i-- > 0; ) {
+		audit_rec(audit_get(i), &rec);
+		if (journal_snap_add(rl->snap, &rec) == -1)
+			log_warnx("redis: an audit record could not be kept");
+	}
+	rules_free(rules);
+	rules = rl->rs;
 	if (journal_replace(journal, rl->snap) == 0)
 		log_warnx("redis: out of memory writing the reloaded set to "
 		    "the journal; it keeps the old one");
@@ -1184,6 +1434,12 @@ repl_reload_check(void)
 		repl_reload_finish();
 }
 
+/* The keys of one MGET, by kind. */
+struct repl_mget {
+	size_t		 n;		/* keys asked for */
+	signed char	 kind[];	/* each one's kind, -1: not a rule */
+};
+
 /* MGET replied: take the entries. */
 static void
 repl_mget_cb(redisAsyncContext *ac, void *reply, void *priv)
@@ -1194,19 +1450,22 @@ repl_mget_cb(redisAsyncContext *ac, void *reply, void *priv)
 	int64_t			 horizon = (int64_t)time(NULL) -
 	    settings.exp_grace;
 	size_t			 i;
+	struct repl_mget	*m = priv;
 
-	(void)priv;
-	if (!repl_got(ac, r, "MGET") || rl == NULL)
+	if (!repl_got(ac, r, "MGET") || rl == NULL) {
+		free(m);
 		return;
-	if (r->type != REDIS_REPLY_ARRAY) {
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != m->n) {
+		free(m);
 		repl_fail("MGET: unexpected reply");
 		return;
 	}
 	for (i = 0; i < r->elements; i++) {
 		if (r->element[i]->type != REDIS_REPLY_STRING)
 			continue;	/* gone since the SCAN */
-		if (repl_parse_value(r->element[i]->str, r->element[i]->len,
-		    &rec) == -1) {
+		if (m->kind[i] < 0 || repl_parse_value(r->element[i]->str,
+		    r->element[i]->len, m->kind[i], &rec) == -1) {
 			log_warnx("redis: an entry's value is malformed, "
 			    "skipped");
 			continue;
@@ -1215,6 +1474,7 @@ repl_mget_cb(redisAsyncContext *ac, void *reply, void *priv)
 			fatalx("out of memory reloading from Redis");
 		rl->loaded++;
 	}
+	free(m);
 	rl->mgets--;
 	repl_reload_check();
 }
@@ -1223,10 +1483,11 @@ repl_mget_cb(redisAsyncContext *ac, void *reply, void *priv)
 static void
 repl_scan_cb(redisAsyncContext *ac, void *reply, void *priv)
 {
-	redisReply	*r = reply, *keys;
+	redisReply	*r = reply, *keys, *k;
 	struct reload	*rl = R.reload;
+	struct repl_mget *m;
 	const char	**argv;
-	size_t		 *lens, i;
+	size_t		 *lens, i, plen = strlen(settings.key_prefix);
 
 	(void)priv;
 	if (!repl_got(ac, r, "SCAN") || rl == NULL)
@@ -1240,26 +1501,34 @@ repl_scan_cb(redisAsyncContext *ac, void *reply, void *priv)
 	if (keys->elements > 0) {
 		argv = calloc(keys->elements + 1, sizeof *argv);
 		lens = calloc(keys->elements + 1, sizeof *lens);
-		if (argv == NULL || lens == NULL)
+		m = malloc(sizeof *m + keys->elements);
+		if (argv == NULL || lens == NULL || m == NULL)
 			fatalx("out of memory reloading from Redis");
 		argv[0] = "MGET";
 		lens[0] = 4;
+		m->n = keys->elements;
 		for (i = 0; i < keys->elements; i++) {
-			if (keys->element[i]->type != REDIS_REPLY_STRING) {
+			k = keys->element[i];
+			if (k->type != REDIS_REPLY_STRING) {
 				free(argv);
 				free(lens);
+				free(m);
 				repl_fail("SCAN: a key that is not a string");
 				return;
 			}
-			argv[i + 1] = keys->element[i]->str;
-			lens[i + 1] = keys->element[i]->len;
+			argv[i + 1] = k->str;
+			lens[i + 1] = k->len;
+			/* The pattern matched "<prefix><letter>:". */
+			m->kind[i] = (signed char)(k->len > plen + 1 ?
+			    repl_letter_kind(k->str[plen]) : -1);
 		}
 		i = keys->elements + 1;
 		rl->mgets++;
-		if (repl_send(R.wc, repl_mget_cb, NULL, (int)i, argv,
+		if (repl_send(R.wc, repl_mget_cb, m, (int)i, argv,
 		    lens) == -1) {
 			free(argv);
 			free(lens);
+			free(m);
 			return;
 		}
 		free(argv);
@@ -1276,7 +1545,7 @@ repl_scan_cb(redisAsyncContext *ac, void *reply, void *priv)
 static void
 repl_scan(const char *cursor)
 {
-	char		 pat[2 * REVOKD_KEY_PREFIX_MAX + 8], count[16];
+	char		 pat[2 * REVOKD_KEY_PREFIX_MAX + 16], count[16];
 	const char	*argv[6], *p;
 	size_t		 n = 0;
 
@@ -1286,7 +1555,7 @@ repl_scan(const char *cursor)
 			pat[n++] = '\\';
 		pat[n++] = *p;
 	}
-	memcpy(pat + n, "j:*", 4);
+	memcpy(pat + n, "[jsbdi]:*", 10);
 	snprintf(count, sizeof count, "%d", REPL_SCAN_COUNT);
 	argv[0] = "SCAN";
 	argv[1] = cursor;
@@ -1333,7 +1602,7 @@ repl_reload_start(uint64_t base)
 
 	if ((rl = calloc(1, sizeof *rl)) == NULL ||
 	    getrandom(key, sizeof key, 0) != (ssize_t)sizeof key ||
-	    (rl->bl = blocklist_new(key)) == NULL ||
+	    (rl->rs = rules_new(key, settings.max_token_lifetime)) == NULL ||
 	    (rl->snap = journal_snap_new()) == NULL)
 		fatalx("out of memory starting a reload from Redis");
 	rl->base = base;
@@ -1660,7 +1929,7 @@ repl_wait_cb(evutil_socket_t fd, short what, void *arg)
 		return;		/* a reload in progress finishes first */
 	log_warnx("redis: not reachable after %d s; serving %zu entries "
 	    "from the journal", settings.redis_wait,
-	    blocklist_count(blocklist));
+	    rules_count(rules, -1));
 	R.state = REPL_DEGRADED;
 	repl_notify();
 }

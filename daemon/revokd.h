@@ -41,6 +41,11 @@ struct settings {
 	unsigned	 admin_gids[REVOKD_ADMIN_IDS_MAX]; /* may write */
 	size_t		 nadmin_gids;	/* entries in admin_gids */
 	const char	*metrics_addr;	/* /metrics and /healthz, or NULL */
+	int64_t		 max_token_lifetime; /* longest iat-to-exp of a token:
+					 * how long a not-before rule lives */
+	size_t		 audit_keep;	/* audit records kept in memory */
+	size_t		 audit_maxlen;	/* records kept in the Redis audit
+					 * stream */
 };
 
 #define REVOKD_KEY_PREFIX_MAX	128	/* bytes of --key-prefix */
@@ -59,7 +64,8 @@ struct stats {
 
 extern struct settings	 settings;
 extern struct stats	 stats;
-extern struct blocklist	*blocklist;	/* the revoked (iss, jti) pairs */
+extern struct rules	*rules;		/* revoked jtis, bans, not-before
+					 * points, sessions */
 extern struct journal	*journal;	/* their durable record */
 extern time_t		 start_time;	/* when the daemon started */
 

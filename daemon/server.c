@@ -70,6 +70,7 @@ struct conn {
 	struct listener	*via;		/* the socket it came in on */
 	struct ucred	 cred;		/* peer's pid, uid, gid at accept */
 	int		 admin;		/* may run write commands */
+	struct cmd_actor actor;		/* cred, for the audit trail */
 	int		 refused_logged; /* a refusal was logged already */
 	struct event	*rev;		/* readable */
 	struct event	*wev;		/* writable (armed while output waits) */
@@ -430,13 +431,14 @@ conn_process(struct conn *c)
 			continue;
 		}
 		stats.commands_total++;
-		if ((cmd.def->flags & COMMAND_WRITE) && !c->admin) {
+		if ((cmd.def->flags & (COMMAND_WRITE | COMMAND_ADMIN)) &&
+		    !c->admin) {
 			conn_refuse(c, cmd.def->name);
 			metrics_count_command(cmd.def->id, METRICS_REFUSED);
 			continue;
 		}
 		before = c->sent + reply_pending(&c->out);
-		cmd_execute(&cmd, &c->out, now, &res);
+		cmd_execute(&cmd, &c->out, now, &c->actor, &res);
 		if (res.close)
 			c->closing = 1;
 		if (res.seq != 0 && res.replicated && conn_slot(c, before,
@@ -621,6 +623,9 @@ conn_new(int fd, struct listener *l)
 		c->cred.gid = (gid_t)-1;
 	} else
 		c->admin = server_peer_admin(fd, l, &c->cred);
+	c->actor.uid = (uint32_t)c->cred.uid;
+	c->actor.gid = (uint32_t)c->cred.gid;
+	c->actor.pid = c->cred.pid > 0 ? (uint32_t)c->cred.pid : 0;
 	reply_init(&c->out);
 	c->parser = resp_parser_new(settings.max_request, settings.max_args);
 	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);

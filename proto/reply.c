@@ -271,6 +271,19 @@ reply_array(struct reply_buf *rb, size_t n)
 	reply_header(rb, '*', (long long)n, 0);
 }
 
+/* Append the unsent bytes of src (whole replies encoded elsewhere). */
+void
+reply_append(struct reply_buf *rb, const struct reply_buf *src)
+{
+	if (src->oom) {
+		rb->oom = 1;
+		return;
+	}
+	if (reply_reserve(rb, src->len - src->off) == -1)
+		return;
+	reply_put(rb, src->data + src->off, src->len - src->off);
+}
+
 /* Replace the oldlen bytes at offset at of the unsent bytes with the
  * newlen bytes at p. */
 int

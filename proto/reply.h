@@ -39,6 +39,9 @@ void reply_bulkstr(struct reply_buf *, const char *s);
 void reply_null(struct reply_buf *);
 /* Append an array header *n\r\n; the n elements follow. */
 void reply_array(struct reply_buf *, size_t n);
+/* Append the unsent bytes of src (whole replies encoded elsewhere, e.g.
+ * the elements of an array whose length was not known in advance). */
+void reply_append(struct reply_buf *, const struct reply_buf *src);
 /* Replace the oldlen bytes at offset at of the unsent bytes with the
  * newlen bytes at p (a reply chosen after later ones were encoded);
  * 0, or -1 when out of range or out of memory (oom set: the buffer is not

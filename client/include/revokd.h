@@ -15,6 +15,7 @@
 #ifndef REVOKD_H
 #define REVOKD_H
 
+#include <limits.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -28,11 +29,17 @@ extern "C" {
 #endif
 
 #define REVOKD_VERSION_MAJOR 0
-#define REVOKD_VERSION_MINOR 1
+#define REVOKD_VERSION_MINOR 2
 #define REVOKD_VERSION_PATCH 0
 
 /* Default socket when neither the caller nor $REVOKD_SOCKET names one. */
 #define REVOKD_DEFAULT_SOCKET "/run/revokd/revokd.sock"
+
+/* The iat of revokd_check_claims() for a token without an "iat" claim: the
+ * daemon takes it as issued at the beginning of time, so every subject
+ * (revokd_revoke_sub) and issuer (revokd_revoke_all) not-before rule that
+ * applies to it refuses it. */
+#define REVOKD_NO_IAT LLONG_MIN
 
 /* Outcome of a verification or verify-then-check; stable across versions. */
 typedef enum revokd_outcome {
@@ -105,14 +112,37 @@ REVOKD_API const char *revokd_errstr(const revokd_t *);
 REVOKD_API int revokd_ping(revokd_t *);
 /* Ask whether (iss, jti) is revoked (iss NULL or "": no issuer).
  * Returns 1 revoked, 0 not revoked, -1 on error (REVOKD_ERR_UNAVAILABLE
- * while the daemon is loading or stale: it does not know). */
+ * while the daemon is loading or stale: it does not know). The same as
+ * revokd_check_claims(h, iss, jti, NULL, NULL, REVOKD_NO_IAT): besides
+ * the jti rule, an issuer rule (revokd_revoke_all) of iss refuses it. */
 REVOKD_API int revokd_check(revokd_t *, const char *iss, const char *jti);
-/* After a check that returned 1: the rule that matched ("jti"). */
+/* Ask whether a token with these claims is revoked: the daemon evaluates
+ * every rule in one call, the jti rule of (iss, jti), the subject rules
+ * (revokd_revoke_sub, revokd_ban) of (iss, sub), the session rule
+ * (revokd_revoke_session) of (iss, sid) and the issuer rule
+ * (revokd_revoke_all) of iss. sub and sid NULL or "": the token has none
+ * (at most 256 bytes each, as jti and iss). iat is the token's "iat" claim
+ * (Unix seconds), or REVOKD_NO_IAT when it has none: such a token is
+ * refused by every not-before rule of its subject and issuer, since it
+ * cannot be shown to be issued after it. Returns as revokd_check(). A
+ * daemon of protocol 2, which holds jti rules only, refuses SUB, SID and
+ * IAT: the check is then repeated without them (the complete answer
+ * there) and the handle keeps sending plain checks until it reconnects.
+ * revokd_verify_check() calls this with the verified token's claims. */
+REVOKD_API int revokd_check_claims(revokd_t *, const char *iss,
+    const char *jti, const char *sub, const char *sid, long long iat);
+/* After a check that returned 1: the rule that matched, "jti", "sub",
+ * "ban", "sid" or "iss" (the first of these that matches is reported), or
+ * a name this library does not know, verbatim (up to 63 bytes): the token
+ * is revoked all the same. "" after a check that did not return 1. */
 REVOKD_API const char *revokd_last_rule(const revokd_t *);
 /* After a check that returned 1: the reason given when revoking, or "". */
 REVOKD_API const char *revokd_last_reason(const revokd_t *);
-/* After a check that returned 1: the token's exp as given to REVOKE (the
- * daemon keeps it revoked exp-grace seconds longer). */
+/* After a check that returned 1: the rule's time, by revokd_last_rule():
+ * "jti", "sid": the exp given to revokd_revoke() or
+ * revokd_revoke_session() (the daemon keeps it revoked exp-grace seconds
+ * longer); "sub", "iss": the rule's before (tokens issued at or before it
+ * are refused); "ban": the ban's end, 0 for a ban without one. */
 REVOKD_API long long revokd_last_until(const revokd_t *);
 /* Revoke (iss, jti) until exp (Unix seconds), with an optional reason; the
  * daemon keeps it revoked until exp plus its exp-grace. Returns
@@ -137,6 +167,50 @@ REVOKD_API int revokd_revoke(revokd_t *, const char *iss, const char *jti,
  *      (the safe side);
  *  -1  error (REVOKD_ERR_UNAVAILABLE while the daemon is loading). */
 REVOKD_API int revokd_unrevoke(revokd_t *, const char *iss, const char *jti);
+/* The same as revokd_unrevoke(), with a reason recorded in the daemon's
+ * audit trail (NULL or "": none). */
+REVOKD_API int revokd_unrevoke_reason(revokd_t *, const char *iss,
+    const char *jti, const char *reason);
+
+/* --- Subject, session and issuer rules (protocol 3) ------------------ */
+
+/* The writes below need an administrator, as revokd_revoke() does; iss
+ * NULL or "" is the empty issuer; sub and sid are 1 to 256 bytes; reason
+ * (NULL or "": none) is kept with the rule and in the audit trail. A
+ * store returns 0 stored (+OK), 1 nothing stored because every token the
+ * rule could refuse has expired anyway (+EXPIRED), 2 stored with
+ * replication pending (+PENDING, a success: see revokd_revoke()), -1 on
+ * error (REVOKD_ERR_SERVER with the daemon's text when it refuses, e.g.
+ * "ERR BEFORE is in the future" or "NOPERM ..."; REVOKD_ERR_UNAVAILABLE
+ * while it loads). */
+
+/* Log the subject out everywhere: refuse every token of (iss, sub)
+ * issued at or before before (Unix seconds; 0: the daemon's clock now).
+ * A later call moves the point forward, never back. The daemon refuses a
+ * before in its future. */
+REVOKD_API int revokd_revoke_sub(revokd_t *, const char *iss,
+    const char *sub, long long before, const char *reason);
+/* Ban the subject: refuse every token of (iss, sub), whatever its iat,
+ * until until (Unix seconds; 0: no end, until revokd_unban()). An
+ * existing ban keeps the later end. */
+REVOKD_API int revokd_ban(revokd_t *, const char *iss, const char *sub,
+    long long until, const char *reason);
+/* Lift a ban of (iss, sub); a revokd_revoke_sub() rule stays. Returns as
+ * revokd_unrevoke(): 1 lifted, 0 there was none, 2 lifted with
+ * replication pending, -1 on error. */
+REVOKD_API int revokd_unban(revokd_t *, const char *iss, const char *sub,
+    const char *reason);
+/* Revoke the session: refuse every token of iss whose "sid" claim is sid,
+ * until exp (Unix seconds, > 0: the session's end, normally the exp of
+ * its refresh token), with the checks of revokd_revoke() on exp. */
+REVOKD_API int revokd_revoke_session(revokd_t *, const char *iss,
+    const char *sid, long long exp, const char *reason);
+/* Refuse every token of the issuer issued at or before before (Unix
+ * seconds, > 0: required, there is no "now" default for this one), e.g.
+ * when its signing key leaked. A later call moves the point forward. */
+REVOKD_API int revokd_revoke_all(revokd_t *, const char *iss,
+    long long before, const char *reason);
+
 /* Fetch the daemon's STATS into buf as "name=value" pairs separated by
  * single spaces (NUL-terminated, truncated at a pair boundary to fit).
  * Returns 0 or -1 on error. */
@@ -227,7 +301,10 @@ REVOKD_API int revokd_verifier_set_fail_open(revokd_verifier_t *, int on);
 /* Keep up to max_entries verified tokens (keyed by the SHA-256 of the exact
  * token bytes, each until its exp plus leeway) so a token seen before is
  * not verified again (0 disables; default 4096). Only the signature and
- * claim checks are cached: every verify-then-check still asks the daemon.
+ * claim checks are cached, with the claims the daemon is asked about (jti,
+ * iss, sub, sid, iat): every verify-then-check still asks the daemon, with
+ * the same claims on a hit as on a miss, so a cached token is never held
+ * back from a new rule of any kind.
  * The cache is shared by all threads using the verifier and locked
  * internally; this call itself is configuration (not concurrent with
  * verification). At most 1048576 entries. 0 or -1. */
@@ -246,12 +323,20 @@ REVOKD_API const char *revokd_verifier_errstr(const revokd_verifier_t *);
  * without asking the daemon. Never returns REVOKED or UNAVAILABLE. */
 REVOKD_API revokd_outcome_t revokd_verify(const revokd_verifier_t *,
     const char *token, size_t len);
-/* Verify a token, then ask the daemon whether its (iss, jti) is revoked.
- * REVOKD_VALID only when both pass. When the daemon cannot be asked the
- * outcome is REVOKD_UNAVAILABLE (unreachable, timed out, or answering
- * -LOADING / -STALE: REVOKD_ERR_UNAVAILABLE on the handle) or
+/* Verify a token, then ask the daemon whether it is revoked: by
+ * revokd_check_claims() with its iss, jti, sub, sid (the "sid" claim) and
+ * iat, REVOKD_NO_IAT when it has no iat (then every not-before rule of its
+ * subject and issuer refuses it: a token without iat cannot be cleared
+ * against "log out everywhere"). A token whose iss, sub or sid is over 256
+ * bytes is REVOKD_MALFORMED: no rule could be made for it, so it could not
+ * be revoked. REVOKD_VALID only when both pass. When the daemon cannot be
+ * asked the outcome is REVOKD_UNAVAILABLE (unreachable, timed out, or
+ * answering -LOADING / -STALE: REVOKD_ERR_UNAVAILABLE on the handle) or
  * REVOKD_PROTOCOL_ERROR (fail closed), or REVOKD_VALID_UNCHECKED when the
- * verifier is set to fail open; the detail is on the handle. */
+ * verifier is set to fail open; the detail is on the handle. The daemon is
+ * asked on every call, also for a token the verifier's cache answered: no
+ * check result is cached, so a new rule of any kind applies to the very
+ * next call. */
 REVOKD_API revokd_outcome_t revokd_verify_check(revokd_t *,
     const revokd_verifier_t *, const char *token, size_t len);
 

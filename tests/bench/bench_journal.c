@@ -1,8 +1,9 @@
 /*
  * Journal figures (not a test): group-commit write throughput from a
- * single loop thread, and warm-open time of a 1,000,000-entry journal
- * replayed into a blocklist. Usage: bench_journal [dir] (default: a new
- * directory under /tmp; use a real disk to see real fsync costs).
+ * single loop thread, warm-open time of a 1,000,000-entry journal
+ * replayed into the rule tables, and the time to list it (LIST) in
+ * 64 KiB steps. Usage: bench_journal [dir] (default: a new directory
+ * under /tmp; use a real disk to see real fsync costs).
  */
 #include <sys/stat.h>
 
@@ -14,14 +15,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "blocklist.h"
 #include "journal.h"
+#include "rules.h"
 
 #define BENCH_WRITE_N	200000	/* records of the throughput run */
 #define BENCH_WRITE_SEC	10	/* or this many seconds, whichever first */
 #define BENCH_KICK	64	/* appends between kicks */
 #define BENCH_OPEN_N	1000000	/* REVOKE records of the warm open */
 #define BENCH_NOW	1700000000 /* exps are after this */
+#define BENCH_LIFETIME	86400	/* the token lifetime */
+#define BENCH_LIST_STEP	65536	/* bytes a listing step reads */
 
 /* Return monotonic seconds. */
 static double
@@ -47,7 +50,7 @@ uuid(char buf[37], uint64_t i)
 	    (unsigned long long)(b & 0xffffffffffffULL));
 }
 
-/* Fill r as REVOKE number i (jti in buf). */
+/* Fill r as REVOKE number i (jti in buf), with an audit trail. */
 static void
 make_rec(struct journal_rec *r, char buf[37], uint64_t i)
 {
@@ -62,6 +65,13 @@ make_rec(struct journal_rec *r, char buf[37], uint64_t i)
 	r->jtilen = 36;
 	r->reason = "logout";
 	r->reasonlen = 6;
+	r->uid = 1000;
+	r->gid = 1000;
+	r->pid = 4242 + (uint32_t)(i % 1000);
+	r->comm = "revokectl";
+	r->commlen = 9;
+	r->host = "revokd-1.example.com";
+	r->hostlen = 20;
 }
 
 /* Return the fixed clock. */
@@ -83,6 +93,7 @@ bench_open(const char *dir, journal_apply_cb apply, void *arg)
 	cfg.dir = dir;
 	cfg.compact_min = (size_t)1 << 40;	/* no compaction */
 	cfg.clock = bench_clock;
+	cfg.lifetime = BENCH_LIFETIME;
 	if ((j = journal_open(&cfg, apply, arg, err, sizeof err)) == NULL) {
 		fprintf(stderr, "journal_open: %s\n", err);
 		exit(1);
@@ -102,16 +113,25 @@ bench_clean(const char *dir)
 	unlink(path);
 }
 
-/* Replay a record into the blocklist. */
+/* Replay a record into the rule tables. */
 static void
 bench_apply(const struct journal_rec *r, void *arg)
 {
-	if (r->type == JOURNAL_REVOKE)
-		blocklist_add(arg, r->iss, r->isslen, r->jti, r->jtilen,
-		    r->exp, r->reason, r->reasonlen, BENCH_NOW);
-	else
-		blocklist_remove(arg, r->iss, r->isslen, r->jti, r->jtilen,
-		    BENCH_NOW);
+	if (rules_apply(arg, r, BENCH_NOW) == -1) {
+		fprintf(stderr, "rules_apply: out of memory\n");
+		exit(1);
+	}
+}
+
+/* Count a listed record. */
+static int
+bench_list(const struct journal_rec *r, void *arg)
+{
+	uint64_t	*n = arg;
+
+	(void)r;
+	(*n)++;
+	return 0;
 }
 
 /* Append as fast as the loop can, kicking every BENCH_KICK. */
@@ -156,18 +176,19 @@ bench_write(const char *dir)
 	bench_clean(dir);
 }
 
-/* Time opening and replaying BENCH_OPEN_N records into a blocklist. */
+/* Time opening and replaying BENCH_OPEN_N records into the rule tables,
+ * then listing them. */
 static void
 bench_open_time(const char *dir)
 {
 	struct journal		*j = bench_open(dir, NULL, NULL);
 	struct journal_stats	 st;
 	struct journal_rec	 r;
-	struct blocklist	*bl;
+	struct rules		*rules;
 	struct stat		 sb;
 	uint8_t			 key[BLOCKLIST_KEY_LEN] = { 7 };
 	char			 jti[37], path[4096];
-	uint64_t		 i;
+	uint64_t		 i, cursor = 0, listed = 0, steps = 0;
 	double			 t0;
 
 	for (i = 0; i < BENCH_OPEN_N; i++) {
@@ -178,21 +199,35 @@ bench_open_time(const char *dir)
 	}
 	journal_close(j);
 	snprintf(path, sizeof path, "%s/journal.log", dir);
-	if (stat(path, &sb) == -1 || (bl = blocklist_new(key)) == NULL)
+	if (stat(path, &sb) == -1 ||
+	    (rules = rules_new(key, BENCH_LIFETIME)) == NULL)
 		exit(1);
 	t0 = now_sec();
-	j = bench_open(dir, bench_apply, bl);
+	j = bench_open(dir, bench_apply, rules);
 	printf("%-34s %12.3f\n", "open: seconds for 1M records",
 	    now_sec() - t0);
 	journal_get_stats(j, &st);
 	printf("%-34s %12llu\n", "open: records replayed",
 	    (unsigned long long)st.replayed);
-	printf("%-34s %12zu\n", "open: entries in blocklist",
-	    blocklist_count(bl));
+	printf("%-34s %12zu\n", "open: rules in the tables",
+	    rules_count(rules, -1));
 	printf("%-34s %12.1f\n", "open: log MiB",
 	    (double)sb.st_size / (1 << 20));
+	t0 = now_sec();
+	do {
+		if (journal_list(j, &cursor, BENCH_LIST_STEP, bench_list,
+		    &listed) != 0)
+			exit(1);
+		steps++;
+	} while (cursor != 0);
+	printf("%-34s %12.3f\n", "list: seconds for 1M records",
+	    now_sec() - t0);
+	printf("%-34s %12llu\n", "list: records listed",
+	    (unsigned long long)listed);
+	printf("%-34s %12llu\n", "list: steps",
+	    (unsigned long long)steps);
 	journal_close(j);
-	blocklist_free(bl);
+	rules_free(rules);
 	bench_clean(dir);
 }
 

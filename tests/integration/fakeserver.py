@@ -2,7 +2,8 @@
 """A scripted RESP2 server on a Unix socket: replies a real daemon gives
 only in states that are hard to reach (loading, stale, Redis away).
 
-usage: fakeserver.py [--ready] [--max-conns N] SOCKET [CMD=REPLY ...]
+usage: fakeserver.py [--ready] [--max-conns N] [--record FILE] SOCKET
+                     [CMD=REPLY ...]
 
   CMD=REPLY  answer every request whose command name is CMD (compared
              without regard to case) with the bytes REPLY, after decoding
@@ -15,6 +16,10 @@ usage: fakeserver.py [--ready] [--max-conns N] SOCKET [CMD=REPLY ...]
              accept N connections, then remove the socket and accept no
              more (a client that reconnects then fails); exit once they
              are closed.
+  --record FILE
+             append the exact bytes of every request (its whole frame,
+             or inline line) to FILE, before answering it, so a test can
+             compare what a client sent with what PROTOCOL.md says.
 
 The socket is bound under a temporary name and renamed to SOCKET once it
 listens, so SOCKET existing means ready. Requests are multibulk or inline;
@@ -105,9 +110,10 @@ class Script:
         return queue.pop(0) if len(queue) > 1 else queue[0]
 
 
-def serve_conn(conn, state, script):
+def serve_conn(conn, state, script, record):
     """Read from a ready connection and answer every complete request in
-    it; False when the connection is to be closed."""
+    it, appending each request's bytes to the file record (or None);
+    False when the connection is to be closed."""
     try:
         chunk = conn.recv(65536)
     except ConnectionError:
@@ -118,6 +124,7 @@ def serve_conn(conn, state, script):
     out, keep = b"", True
     while True:
         try:
+            before = state[0]
             args, state[0] = parse(state[0])
         except ValueError as e:
             out += b"-ERR Protocol error: " + str(e).encode() + b"\r\n"
@@ -125,6 +132,9 @@ def serve_conn(conn, state, script):
             break
         if args is None:
             break
+        if record is not None:
+            record.write(before[:len(before) - len(state[0])])
+            record.flush()
         if args:
             out += script.answer(args)
     try:
@@ -134,7 +144,7 @@ def serve_conn(conn, state, script):
     return keep
 
 
-def serve(path, script, ready, max_conns, wakeup):
+def serve(path, script, ready, max_conns, wakeup, record):
     """Listen on path and answer requests until a signal (STOPPING set,
     wakeup readable) or max_conns connections have come and gone."""
     tmp = "%s.tmp%d" % (path, os.getpid())
@@ -163,7 +173,7 @@ def serve(path, script, ready, max_conns, wakeup):
                         lsock.close()
                         os.unlink(path)
                         lsock = None
-                elif not serve_conn(key.fileobj, key.data, script):
+                elif not serve_conn(key.fileobj, key.data, script, record):
                     sel.unregister(key.fileobj)
                     key.fileobj.close()
                     if lsock is None and len(sel.get_map()) == 1:
@@ -181,13 +191,15 @@ def stop(signum, frame):
 
 def main(argv):
     """Parse the command line and serve."""
-    ready, max_conns = False, 0
+    ready, max_conns, record = False, 0, None
     while argv and argv[0].startswith("--"):
         opt = argv.pop(0)
         if opt == "--ready":
             ready = True
         elif opt == "--max-conns" and argv:
             max_conns = int(argv.pop(0))
+        elif opt == "--record" and argv:
+            record = open(argv.pop(0), "ab")
         else:
             sys.exit(__doc__)
     if not argv:
@@ -203,7 +215,7 @@ def main(argv):
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        serve(path, script, ready, max_conns, rfd)
+        serve(path, script, ready, max_conns, rfd, record)
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)

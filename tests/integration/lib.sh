@@ -321,3 +321,16 @@ finish_n() {
 	done
 	finish
 }
+
+# The rules' tests (test_rules.sh, test_redis_rules.sh): rules.py sends
+# commands with any arguments and prints LIST walks and AUDIT records.
+RULES="/usr/bin/python3 $(dirname "$0")/rules.py"
+ME_UID=$(id -u)
+ME_GID=$(id -g)
+
+# q NAME ARGS...: one command to daemon NAME, its reply on one line.
+q() {
+	local n=$1
+	shift
+	$RULES cmd "$(dsock "$n")" "$@"
+}

@@ -50,14 +50,16 @@ expect_eq "corruption: error names file and offset" "1" \
     "$(grep -c "journal.log: offset 8" "$TMP/corrupt.log")"
 rm -f "$STATE"/journal.*
 
-# SIGTERM keeps everything; expiry and compaction clear memory and disk.
-daemon_start --exp-grace 0 --compact-interval 1
+# SIGTERM keeps everything; expiry and compaction clear memory and disk
+# (--audit-keep 1: the audit trail keeps only the newest write, which is
+# longlived's).
+daemon_start --exp-grace 0 --compact-interval 1 --audit-keep 1
 now=$(date +%s)
 expect_eq "REVOKE short-lived" "OK" "$($R REVOKE shortlived $((now + 2)))"
 expect_eq "REVOKE long-lived" "OK" "$($R REVOKE longlived $((now + 3600)))"
 daemon_stop
 expect_eq "SIGTERM exit status" "0" "$?"
-daemon_start --exp-grace 0 --compact-interval 1
+daemon_start --exp-grace 0 --compact-interval 1 --audit-keep 1
 expect_eq "after restart: long-lived present" "revoked" "$($R CHECK longlived | head -1)"
 compacted() {
 	[ "$(stat_of entries)" = 1 ] &&

@@ -172,6 +172,9 @@ expect_eq "CHECK duration: a sum above 0" 1 \
     "$(awk -v v="$(m "$TMP/s1" revokd_check_duration_seconds_sum)" \
     'BEGIN { print (v > 0) }')"
 expect_eq "entries{rule=jti}" 1 "$(m "$TMP/s1" 'revokd_entries{rule="jti"}')"
+expect_eq "entries{rule=ban}" 0 "$(m "$TMP/s1" 'revokd_entries{rule="ban"}')"
+expect_eq "audit records: +3 (2 REVOKE, 1 UNREVOKE that changed something)" \
+    3 "$(delta revokd_audit_records_total)"
 expect_range "memory_bytes" 1 1000000000 "$(m "$TMP/s1" revokd_memory_bytes)"
 expect_eq "connections 0" 0 "$(m "$TMP/s1" revokd_connections)"
 expect_eq "connections_total +$((conns + 2))" $((conns + 2)) \
@@ -191,7 +194,8 @@ expect_eq "redis_state off 1, others 0" "1 0 0 0" "$(for s in off loading \
 expect_range "start time" $(( $(date +%s) - 300 )) "$(date +%s)" \
     "$(m "$TMP/s1" revokd_start_time_seconds)"
 expect_range "uptime" 0 300 "$(m "$TMP/s1" revokd_uptime_seconds)"
-expect_eq "build_info" 1 "$(m "$TMP/s1" 'revokd_build_info{version="0.1.0"}')"
+version=$("$BIN/revokd" --version | cut -d' ' -f2)
+expect_eq "build_info" 1 "$(m "$TMP/s1" "revokd_build_info{version=\"$version\"}")"
 expect_eq "config reloads: ok and refused series" "0 0" \
     "$(m "$TMP/s1" 'revokd_config_reloads_total{result="ok"}') $(m "$TMP/s1" \
     'revokd_config_reloads_total{result="refused"}')"

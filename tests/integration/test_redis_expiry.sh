@@ -5,7 +5,9 @@
 # a long-lived entry stays everywhere.
 . "$(dirname "$0")/lib.sh"
 P=revokd:
-OPTS=(--redis "$REDIS_URL" --exp-grace 0 --compact-interval 1)
+# --audit-keep 1: compactions keep a trail copy of the newest write only,
+# which is longlived's.
+OPTS=(--redis "$REDIS_URL" --exp-grace 0 --compact-interval 1 --audit-keep 1)
 
 # journal_has NAME WORD: daemon NAME's snapshot or log contains WORD.
 journal_has() {

@@ -257,7 +257,7 @@ END_TEST
 START_TEST(test_max_length)
 {
 	struct iset	*s = mk();
-	char		 a[BLOCKLIST_ID_MAX + 1], b[BLOCKLIST_ID_MAX + 1];
+	char		 a[BLOCKLIST_ID_MAX + 2], b[BLOCKLIST_ID_MAX + 2];
 
 	memset(a, 'a', sizeof a);
 	memset(b, 'b', sizeof b);
@@ -277,10 +277,14 @@ START_TEST(test_max_length)
 
 	/* One byte too many: refused, nothing changed, never found. */
 	ck_assert_int_eq(iset_add(s, a, BLOCKLIST_ID_MAX + 1, b, 1, 13), -1);
-	ck_assert_int_eq(iset_add(s, a, 1, b, BLOCKLIST_ID_MAX + 1, 14), -1);
+	ck_assert_int_eq(iset_add(s, a, 1, b, ISET_JTI_MAX + 1, 14), -1);
 	ck_assert_uint_eq(iset_count(s), 3);
 	ck_assert_uint_eq(iset_get(s, a, BLOCKLIST_ID_MAX + 1, b, 1), 0);
-	ck_assert_uint_eq(iset_get(s, a, 1, b, BLOCKLIST_ID_MAX + 1), 0);
+	ck_assert_uint_eq(iset_get(s, a, 1, b, ISET_JTI_MAX + 1), 0);
+	/* jti may carry a kind byte in front of a longest id. */
+	ck_assert_int_eq(iset_add(s, a, 1, b, ISET_JTI_MAX, 15), 0);
+	ck_assert_uint_eq(iset_get(s, a, 1, b, ISET_JTI_MAX), 15);
+	ck_assert_int_eq(iset_del(s, a, 1, b, ISET_JTI_MAX), 1);
 	ck_assert_int_eq(iset_del(s, a, BLOCKLIST_ID_MAX + 1, b, 1), 0);
 	ck_assert_uint_eq(iset_count(s), 3);
 

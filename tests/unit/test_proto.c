@@ -1021,9 +1021,12 @@ START_TEST(test_command_check)
 	ck_assert(view_is(&dcmd.jti, "ISS"));
 	DECODE_FAILS(COMMAND_EARGS,
 	    "ERR wrong number of arguments for 'check' command", "CHECK");
+	DECODE_FAILS(COMMAND_EARGS, "ERR ISS given twice",
+	    "CHECK", "a", "ISS", "b", "ISS", "c");
 	DECODE_FAILS(COMMAND_EARGS,
 	    "ERR wrong number of arguments for 'check' command",
-	    "CHECK", "a", "ISS", "b", "ISS", "c");
+	    "CHECK", "a", "ISS", "b", "SUB", "c", "SID", "d", "IAT", "1",
+	    "ISS", "e");
 	DECODE_FAILS(COMMAND_EARGS, "ERR syntax error", "CHECK", "a", "ISS");
 	DECODE_FAILS(COMMAND_EARGS, "ERR unknown option 'FOO' for 'CHECK'",
 	    "CHECK", "a", "FOO", "b");
@@ -1044,11 +1047,147 @@ START_TEST(test_command_check)
 	    "UNREVOKE");
 	DECODE_FAILS(COMMAND_EARGS, "ERR syntax error",
 	    "UNREVOKE", "j", "iss");
+	ck_assert_int_eq(DECODE("UNREVOKE", "j", "REASON", "r"), COMMAND_OK);
+	ck_assert(view_is(&dcmd.reason, "r"));
 	DECODE_FAILS(COMMAND_EARGS,
-	    "ERR unknown option 'REASON' for 'UNREVOKE'",
-	    "UNREVOKE", "j", "REASON", "r");
+	    "ERR unknown option 'BEFORE' for 'UNREVOKE'",
+	    "UNREVOKE", "j", "BEFORE", "1");
 	DECODE_FAILS(COMMAND_EARGS, "ERR jti must not be empty",
 	    "UNREVOKE", "", "ISS", "x");
+}
+END_TEST
+
+/* CHECK's SUB, SID and IAT. */
+START_TEST(test_command_check_claims)
+{
+	ck_assert_int_eq(DECODE("CHECK", "j", "sub", "alice", "SID", "s1",
+	    "IAT", "-5", "ISS", "i"), COMMAND_OK);
+	ck_assert(view_is(&dcmd.sub, "alice"));
+	ck_assert(view_is(&dcmd.sid, "s1"));
+	ck_assert(view_is(&dcmd.iss, "i"));
+	ck_assert(dcmd.seen & COMMAND_OPT_IAT);
+	ck_assert_int_eq(dcmd.iat, -5);
+	ck_assert_int_eq(DECODE("CHECK", "j", "IAT", "0"), COMMAND_OK);
+	ck_assert_int_eq(dcmd.iat, 0);
+	ck_assert_int_eq(DECODE("CHECK", "j"), COMMAND_OK);
+	ck_assert(!(dcmd.seen & (COMMAND_OPT_IAT | COMMAND_OPT_SUB |
+	    COMMAND_OPT_SID)));
+	DECODE_FAILS(COMMAND_EARGS, "ERR IAT is not an integer",
+	    "CHECK", "j", "IAT", "soon");
+	DECODE_FAILS(COMMAND_EARGS, "ERR IAT is not an integer",
+	    "CHECK", "j", "IAT", "99999999999999999999");
+	DECODE_FAILS(COMMAND_EARGS, "ERR sub must not be empty",
+	    "CHECK", "j", "SUB", "");
+	DECODE_FAILS(COMMAND_EARGS, "ERR sid must not be empty",
+	    "CHECK", "j", "SID", "");
+	DECODE_FAILS(COMMAND_EARGS, "ERR SUB given twice",
+	    "CHECK", "j", "SUB", "a", "SUB", "b");
+	DECODE_FAILS(COMMAND_EARGS, "ERR unknown option 'BEFORE' for 'CHECK'",
+	    "CHECK", "j", "BEFORE", "1");
+}
+END_TEST
+
+/* The rule writes: REVOKESUB, BAN, UNBAN, REVOKESID, REVOKEALL. */
+START_TEST(test_command_rules)
+{
+	ck_assert_int_eq(DECODE("REVOKESUB", "alice"), COMMAND_OK);
+	ck_assert_int_eq(dcmd.def->id, CMD_REVOKESUB);
+	ck_assert_uint_eq(dcmd.def->flags, COMMAND_WRITE);
+	ck_assert(view_is(&dcmd.jti, "alice"));
+	ck_assert(!(dcmd.seen & COMMAND_OPT_BEFORE));
+	ck_assert_int_eq(DECODE("revokesub", "alice", "before", "1700000000",
+	    "REASON", "r", "ISS", "i"), COMMAND_OK);
+	ck_assert_int_eq(dcmd.before, 1700000000);
+	ck_assert(view_is(&dcmd.reason, "r"));
+	ck_assert(view_is(&dcmd.iss, "i"));
+	DECODE_FAILS(COMMAND_EARGS, "ERR sub must not be empty",
+	    "REVOKESUB", "");
+	DECODE_FAILS(COMMAND_EARGS, "ERR BEFORE must be a positive Unix time",
+	    "REVOKESUB", "a", "BEFORE", "0");
+	DECODE_FAILS(COMMAND_EARGS, "ERR BEFORE is not an integer",
+	    "REVOKESUB", "a", "BEFORE", "now");
+	DECODE_FAILS(COMMAND_EARGS, "ERR unknown option 'UNTIL' for "
+	    "'REVOKESUB'", "REVOKESUB", "a", "UNTIL", "1");
+
+	ck_assert_int_eq(DECODE("BAN", "bob", "UNTIL", "1800000000"),
+	    COMMAND_OK);
+	ck_assert_int_eq(dcmd.def->id, CMD_BAN);
+	ck_assert_int_eq(dcmd.until, 1800000000);
+	ck_assert_int_eq(DECODE("BAN", "bob"), COMMAND_OK);
+	ck_assert(!(dcmd.seen & COMMAND_OPT_UNTIL));
+	DECODE_FAILS(COMMAND_EARGS, "ERR UNTIL must be a positive Unix time",
+	    "BAN", "bob", "UNTIL", "-1");
+	ck_assert_int_eq(DECODE("UNBAN", "bob", "ISS", "i", "REASON", "ok"),
+	    COMMAND_OK);
+	ck_assert_int_eq(dcmd.def->id, CMD_UNBAN);
+	DECODE_FAILS(COMMAND_EARGS, "ERR unknown option 'UNTIL' for 'UNBAN'",
+	    "UNBAN", "bob", "UNTIL", "5");
+
+	ck_assert_int_eq(DECODE("REVOKESID", "s1", "1700000000", "ISS", "i"),
+	    COMMAND_OK);
+	ck_assert_int_eq(dcmd.def->id, CMD_REVOKESID);
+	ck_assert(view_is(&dcmd.jti, "s1"));
+	ck_assert_int_eq(dcmd.exp, 1700000000);
+	DECODE_FAILS(COMMAND_EARGS, "ERR sid must not be empty",
+	    "REVOKESID", "", "5");
+	DECODE_FAILS(COMMAND_EARGS, "ERR exp is not an integer",
+	    "REVOKESID", "s1", "x");
+	DECODE_FAILS(COMMAND_EARGS,
+	    "ERR wrong number of arguments for 'revokesid' command",
+	    "REVOKESID", "s1");
+
+	ck_assert_int_eq(DECODE("REVOKEALL", "BEFORE", "1700000000"),
+	    COMMAND_OK);
+	ck_assert_int_eq(dcmd.def->id, CMD_REVOKEALL);
+	ck_assert_uint_eq(dcmd.jti.len, 0);
+	ck_assert_int_eq(dcmd.before, 1700000000);
+	DECODE_FAILS(COMMAND_EARGS, "ERR BEFORE is required", "REVOKEALL");
+	DECODE_FAILS(COMMAND_EARGS, "ERR BEFORE is required",
+	    "REVOKEALL", "ISS", "i");
+	DECODE_FAILS(COMMAND_EARGS, "ERR syntax error", "REVOKEALL", "BEFORE");
+}
+END_TEST
+
+/* LIST and AUDIT: admin commands with cursor, kind and count options. */
+START_TEST(test_command_list_audit)
+{
+	ck_assert_int_eq(DECODE("LIST"), COMMAND_OK);
+	ck_assert_int_eq(dcmd.def->id, CMD_LIST);
+	ck_assert_uint_eq(dcmd.def->flags, COMMAND_ADMIN);
+	ck_assert_int_eq(dcmd.kind, COMMAND_KIND_NONE);
+	ck_assert_uint_eq(dcmd.cursor, 0);
+	ck_assert_int_eq(DECODE("LIST", "TYPE", "ban", "MATCH", "a*",
+	    "CURSOR", "18446744073709551615", "COUNT", "7"), COMMAND_OK);
+	ck_assert_int_eq(dcmd.kind, 2);
+	ck_assert(view_is(&dcmd.match, "a*"));
+	ck_assert(dcmd.cursor == UINT64_MAX);
+	ck_assert_int_eq(dcmd.count, 7);
+	ck_assert_int_eq(DECODE("LIST", "TYPE", "ISS"), COMMAND_OK);
+	ck_assert_int_eq(dcmd.kind, 4);
+	DECODE_FAILS(COMMAND_EARGS, "ERR unknown rule kind 'user'",
+	    "LIST", "TYPE", "user");
+	DECODE_FAILS(COMMAND_EARGS, "ERR invalid cursor",
+	    "LIST", "CURSOR", "18446744073709551616");
+	DECODE_FAILS(COMMAND_EARGS, "ERR invalid cursor",
+	    "LIST", "CURSOR", "-1");
+	DECODE_FAILS(COMMAND_EARGS, "ERR invalid cursor", "LIST", "CURSOR", "");
+	DECODE_FAILS(COMMAND_EARGS, "ERR COUNT is not an integer",
+	    "LIST", "COUNT", "many");
+
+	ck_assert_int_eq(DECODE("AUDIT"), COMMAND_OK);
+	ck_assert_int_eq(dcmd.def->id, CMD_AUDIT);
+	ck_assert_uint_eq(dcmd.def->flags, COMMAND_ADMIN);
+	ck_assert_int_eq(DECODE("AUDIT", "SINCE", "1700000000", "COUNT", "3"),
+	    COMMAND_OK);
+	ck_assert_int_eq(dcmd.since, 1700000000);
+	ck_assert_int_eq(dcmd.count, 3);
+	DECODE_FAILS(COMMAND_EARGS, "ERR SINCE must be a positive Unix time",
+	    "AUDIT", "SINCE", "0");
+	DECODE_FAILS(COMMAND_EARGS, "ERR unknown option 'TYPE' for 'AUDIT'",
+	    "AUDIT", "TYPE", "jti");
+	DECODE_FAILS(COMMAND_EARGS,
+	    "ERR wrong number of arguments for 'audit' command",
+	    "AUDIT", "COUNT", "1", "SINCE", "1", "COUNT");
 }
 END_TEST
 
@@ -1192,6 +1331,17 @@ START_TEST(test_command_limits)
 	    "CHECK", "j", "ISS", s);
 	DECODE_FAILS(COMMAND_ELIMIT, "ERR iss too long (max 256 bytes)",
 	    "REVOKE", "j", "5", "ISS", s);
+	/* sub, sid and patterns share the jti's limit. */
+	DECODE_FAILS(COMMAND_ELIMIT, "ERR sub too long (max 256 bytes)",
+	    "BAN", s);
+	DECODE_FAILS(COMMAND_ELIMIT, "ERR sid too long (max 256 bytes)",
+	    "REVOKESID", s, "5");
+	DECODE_FAILS(COMMAND_ELIMIT, "ERR sub too long (max 256 bytes)",
+	    "CHECK", "j", "SUB", s);
+	DECODE_FAILS(COMMAND_ELIMIT, "ERR sid too long (max 256 bytes)",
+	    "CHECK", "j", "SID", s);
+	DECODE_FAILS(COMMAND_ELIMIT, "ERR pattern too long (max 256 bytes)",
+	    "LIST", "MATCH", s);
 
 	memset(s, 'r', sizeof s);
 	s[512] = '\0';
@@ -1304,6 +1454,9 @@ proto_suite(void)
 	tcase_add_test(tc, test_command_simple);
 	tcase_add_test(tc, test_command_check);
 	tcase_add_test(tc, test_command_revoke);
+	tcase_add_test(tc, test_command_check_claims);
+	tcase_add_test(tc, test_command_rules);
+	tcase_add_test(tc, test_command_list_audit);
 	tcase_add_test(tc, test_command_unknown);
 	tcase_add_test(tc, test_command_limits);
 	tcase_add_test(tc, test_command_errbuf);

@@ -2208,6 +2208,63 @@ START_TEST(test_cache)
 }
 END_TEST
 
+/* A cache hit gives the claims a verify-then-check asks the daemon about
+ * (jti, iss, sub, sid, iat, and iat's absence) exactly as a full
+ * verification does: a cached token is checked against every rule. */
+START_TEST(test_cache_claims)
+{
+	revokd_verifier_t	*v = verifier_for("HS256");
+	struct token_claims	 miss, hit;
+	long long		 now = (long long)time(NULL);
+	char			 payload[256], *t[3];
+	int			 i;
+
+	snprintf(payload, sizeof payload, "{\"jti\":\"cc1\",\"iss\":\"ci\","
+	    "\"sub\":\"alice\",\"sid\":\"s1\",\"iat\":%lld,\"exp\":%lld}",
+	    now - 10, now + 100);
+	t[0] = hs(payload);
+	/* no iat, no sid, no iss */
+	snprintf(payload, sizeof payload, "{\"jti\":\"cc2\",\"sub\":\"bob\","
+	    "\"exp\":%lld}", now + 100);
+	t[1] = hs(payload);
+	/* iat 0 is an iat */
+	snprintf(payload, sizeof payload, "{\"jti\":\"cc3\",\"iat\":0,"
+	    "\"exp\":%lld}", now + 100);
+	t[2] = hs(payload);
+	for (i = 0; i < 3; i++) {
+		unsigned long	 h0, h1, m;
+
+		verify_cache_stats(v, &h0, &m);
+		ck_assert_int_eq(verify_token_at(v, t[i], strlen(t[i]), now,
+		    &miss), REVOKD_VALID);
+		ck_assert_int_eq(verify_token_at(v, t[i], strlen(t[i]), now,
+		    &hit), REVOKD_VALID);
+		verify_cache_stats(v, &h1, &m);
+		ck_assert_uint_eq(h1, h0 + 1);
+		ck_assert_pstr_eq(hit.jti, miss.jti);
+		ck_assert_pstr_eq(hit.iss, miss.iss);
+		ck_assert_pstr_eq(hit.sub, miss.sub);
+		ck_assert_pstr_eq(hit.sid, miss.sid);
+		ck_assert_int_eq(hit.has_iat, miss.has_iat);
+		ck_assert_int_eq(hit.iat, miss.iat);
+		if (i == 0) {
+			ck_assert_str_eq(hit.sub, "alice");
+			ck_assert_str_eq(hit.sid, "s1");
+			ck_assert(hit.has_iat && hit.iat == now - 10);
+		} else if (i == 1) {
+			ck_assert_str_eq(hit.sub, "bob");
+			ck_assert_ptr_null(hit.sid);
+			ck_assert_int_eq(hit.has_iat, 0);
+		} else
+			ck_assert(hit.has_iat && hit.iat == 0);
+		token_claims_free(&miss);
+		token_claims_free(&hit);
+		free(t[i]);
+	}
+	revokd_verifier_free(v);
+}
+END_TEST
+
 /* exp - iat over the limit, or no iat with a limit, is malformed. */
 START_TEST(test_max_lifetime)
 {
@@ -2521,6 +2578,7 @@ verify_suite(void)
 
 	tc = tcase_create("policy");
 	tcase_add_test(tc, test_cache);
+	tcase_add_test(tc, test_cache_claims);
 	tcase_add_test(tc, test_max_lifetime);
 	tcase_add_test(tc, test_max_length);
 	tcase_add_test(tc, test_typs);
