@@ -523,7 +523,7 @@ cmd_stats(struct reply_buf *out, int64_t now)
 
 	journal_get_stats(journal, &js);
 	repl_get_stats(&rs);
-	reply_array(out, 2 * 30);
+	reply_array(out, 2 * 33);
 	reply_bulkstr(out, "version");
 	reply_bulkstr(out, REVOKD_VERSION_STRING);
 	cmd_stat(out, "uptime_seconds", (long long)(now - start_time));
@@ -556,6 +556,10 @@ cmd_stats(struct reply_buf *out, int64_t now)
 	cmd_stat(out, "redis_reloads", (long long)rs.reloads);
 	cmd_stat(out, "redis_applied", (long long)rs.applied);
 	cmd_stat(out, "redis_reconnects", (long long)rs.reconnects);
+	reply_bulkstr(out, "redis_primary");
+	reply_bulkstr(out, repl_primary());
+	cmd_stat(out, "redis_failovers", (long long)rs.failovers);
+	cmd_stat(out, "redis_republished", (long long)rs.republished);
 }
 
 /* Execute cmd from actor at time now, appending its reply to out. */

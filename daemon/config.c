@@ -84,6 +84,12 @@ const struct config_key config_keys[] = {
 	{ "audit-keep", 0, CONFIG_NUMBER, FIELD(audit_keep), 1, 1000000, 0 },
 	{ "audit-maxlen", 0, CONFIG_NUMBER, FIELD(audit_maxlen),
 	    1, 1000000000, 0 },
+	{ "sentinel-password-file", 0, CONFIG_STRING,
+	    FIELD(sentinel_password_file), 0, LLONG_MAX, 0 },
+	{ "redis-replicas", 0, CONFIG_NUMBER, FIELD(redis_replicas), 0, 100,
+	    0 },
+	{ "redis-read-replica", 0, CONFIG_STRING, FIELD(redis_read_replica),
+	    0, LLONG_MAX, 0 },
 	/* Only 0 and more than 0 differ today; room for a level or two. */
 	{ "verbose", 'v', CONFIG_COUNT, FIELD(verbose), 0, 9, 1 },
 };

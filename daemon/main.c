@@ -123,6 +123,13 @@ settings_init(struct settings *s)
 	s->audit_keep = 10000;
 	/* The fleet's history in Redis: about 30 MB. */
 	s->audit_maxlen = 100000;
+	/* Sentinels without AUTH. */
+	s->sentinel_password_file = NULL;
+	/* Confirmed once the primary has it: a failover can lose the last
+	 * writes (they are then sent again from memory, see repl.c). */
+	s->redis_replicas = 0;
+	/* Full reloads scan the primary. */
+	s->redis_read_replica = NULL;
 }
 
 /* Print usage (to stdout for --help, else stderr) and exit with code. */
@@ -143,7 +150,8 @@ usage(int code)
 	    "              [--admin-socket path] [--admin-uid list]\n"
 	    "              [--admin-gid list] [--metrics address]\n"
 	    "              [--max-token-lifetime duration] [--audit-keep n]\n"
-	    "              [--audit-maxlen n]\n"
+	    "              [--audit-maxlen n] [--sentinel-password-file file]\n"
+	    "              [--redis-replicas n] [--redis-read-replica url]\n"
 	    "  -c, --config FILE         key = value settings, which options\n"
 	    "                            override (%s,\n"
 	    "                            if it exists)\n"
@@ -156,7 +164,8 @@ usage(int code)
 	    "      --client-timeout SEC  drop a client stuck mid-request or\n"
 	    "                            on unread replies (30)\n"
 	    "      --redis URL           share the blocklist through Redis:\n"
-	    "                            unix:/path or redis://host[:port][/db]\n"
+	    "                            unix:/path, redis://host[:port][/db] or\n"
+	    "                            sentinel://host:port[,...]/master\n"
 	    "      --redis-password-file FILE  AUTH password, one line\n"
 	    "      --key-prefix PREFIX   prefix of the Redis keys (revokd:)\n"
 	    "      --redis-wait SECONDS  at start, serve the journal after\n"
@@ -179,6 +188,12 @@ usage(int code)
 	    "      --audit-keep N        audit records AUDIT can show (10000)\n"
 	    "      --audit-maxlen N      records kept in the Redis audit\n"
 	    "                            stream (100000)\n"
+	    "      --sentinel-password-file FILE  the sentinels' AUTH\n"
+	    "                            password, one line\n"
+	    "      --redis-replicas N    a write is confirmed once N replicas\n"
+	    "                            have it (WAIT); else +PENDING (0)\n"
+	    "      --redis-read-replica URL  full reloads read this replica\n"
+	    "                            (unix:/path or redis://host[:port][/db])\n"
 	    "  -n                        check the configuration and exit\n"
 	    "  -v, --verbose             more logging (repeat for more)\n"
 	    "  -h, --help                this text\n"
@@ -374,7 +389,7 @@ static void
 release(void)
 {
 	server_release(journal_durable(journal), repl_confirmed(),
-	    repl_unreachable());
+	    repl_settled());
 }
 
 /* Tell the service manager how things stand. */

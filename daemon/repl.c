@@ -62,6 +62,7 @@
 #include "repl.h"
 #include "revokd.h"
 #include "rules.h"
+#include "sentinel.h"
 #include "siphash.h"
 
 #define REPL_BACKOFF_MIN_MS	100	/* first reconnect delay */
@@ -77,6 +78,10 @@
 #define REPL_KEY_MAX		(REVOKD_KEY_PREFIX_MAX + 8 +		\
     BLOCKLIST_ID_MAX + BLOCKLIST_ID_MAX) /* an entry's key */
 #define REPL_ID_MAX		48	/* a stream id "ms-seq" */
+#define REPL_RECENT_MAX		65536	/* confirmed writes remembered */
+#define REPL_RECENT_MS		120000	/* ... for this long, so that a
+					 * primary that lost them in a
+					 * failover gets them again */
 
 /* Redis's single-threaded atomic write of one rule, its event and its
  * audit record. KEYS: entry, stream, origins, audit. ARGV: op, origin,
@@ -142,6 +147,7 @@ struct obox {
 	int		 type;		/* JOURNAL_REVOKE ... _REVOKEALL */
 	int64_t		 exp;		/* the record's time */
 	int64_t		 ts;		/* when it was made */
+	int64_t		 confirmed_ms;	/* in recent: when Redis confirmed it */
 	uint32_t	 uid;		/* the writer, for the audit trail */
 	uint32_t	 gid;
 	uint32_t	 pid;
@@ -165,6 +171,8 @@ struct reload {
 	size_t		 mgets;		/* MGET replies outstanding */
 	size_t		 loaded;	/* entries taken from Redis */
 	int64_t		 t0;		/* when it started (ms) */
+	redisAsyncContext *ac;		/* where it reads: wc, or rc (the
+					 * read replica) */
 };
 
 /* Everything this module knows. */
@@ -195,6 +203,32 @@ static struct {
 	size_t		 inflight;	/* sent, not yet confirmed */
 	uint64_t	 last_seq;	/* highest seq put in the outbox */
 	struct oboxq	 keep;		/* confirmed during a reload */
+	struct oboxq	 recent;	/* confirmed lately, oldest first:
+					 * sent again to a primary that lost
+					 * them (failover) */
+	size_t		 nrecent;	/* entries in recent */
+	uint64_t	 acked_max;	/* highest own seq ever confirmed */
+	uint64_t	 eval_seq;	/* --redis-replicas: the last write
+					 * whose script replied (this session) */
+	uint64_t	 short_upto;	/* --redis-replicas: the last write a
+					 * WAIT found short (answered as
+					 * pending, waited for again) */
+	uint64_t	 rewait_upto;	/* the WAIT to send again, 0: none */
+	int		 wait_logged;	/* a short WAIT was logged */
+	struct event	*rewait_ev;	/* sends it after a pause */
+	struct repl_target rtarget;	/* --redis-read-replica */
+	int		 use_rr;	/* rtarget is set */
+	int		 rr_skip;	/* the next reload reads the primary:
+					 * the replica failed or lagged */
+	redisAsyncContext *rc;		/* the read replica, during a reload */
+	size_t		 rc_pending;	/* commands unanswered on rc */
+	int64_t		 rc_progress;	/* last reply, or first send (ms) */
+	int		 use_sentinel;	/* --redis sentinel://... */
+	struct sentinel_cfg scfg;	/* the sentinels, from --redis */
+	char		*spassword;	/* --sentinel-password-file */
+	int		 resolving;	/* asking the sentinels */
+	char		 primary[SENTINEL_HOST_MAX + 8]; /* "host:port" of
+					 * the primary reached, "" if none */
 	struct reload	*reload;	/* a reload in progress, or NULL */
 	char		 pos[REPL_ID_MAX]; /* last stream id read */
 	int		 have_pos;	/* pos is valid (this process) */
@@ -217,6 +251,12 @@ static void	repl_fail(const char *, ...) LOG_FMT(1, 2);
 static void	repl_scan(const char *);
 static void	repl_pump(void);
 static void	repl_read(void);
+static void	repl_connect_to(void);
+static void	repl_check_gap(void);
+static void	repl_waited_cb(redisAsyncContext *, void *, void *);
+static redisAsyncContext *repl_open(const struct repl_target *);
+static int	repl_hello(redisAsyncContext *, int);
+static void	repl_resolved(const char *, int, const char *);
 
 /* Return monotonic milliseconds. */
 static int64_t
@@ -492,11 +532,46 @@ repl_init(int checkonly, char *err, size_t errlen)
 
 	STAILQ_INIT(&R.outbox);
 	STAILQ_INIT(&R.keep);
+	STAILQ_INIT(&R.recent);
 	R.state = REPL_OFF;
-	if (settings.redis_url == NULL)
+	if (settings.redis_url == NULL) {
+		if (settings.sentinel_password_file != NULL) {
+			snprintf(err, errlen, "--sentinel-password-file needs "
+			    "--redis sentinel://...");
+			return -1;
+		}
 		return 0;
-	if (repl_parse_url(settings.redis_url, &R.target, err, errlen) == -1)
+	}
+	if (strncmp(settings.redis_url, "sentinel://", 11) == 0) {
+		if (sentinel_parse_url(settings.redis_url, &R.scfg, err,
+		    errlen) == -1)
+			return -1;
+		R.use_sentinel = 1;
+	} else if (repl_parse_url(settings.redis_url, &R.target, err,
+	    errlen) == -1)
 		return -1;
+	else if (settings.sentinel_password_file != NULL) {
+		snprintf(err, errlen, "--sentinel-password-file needs --redis "
+		    "sentinel://...");
+		return -1;
+	}
+	if (settings.redis_read_replica != NULL) {
+		if (repl_parse_url(settings.redis_read_replica, &R.rtarget,
+		    err, errlen) == -1)
+			return -1;
+		R.use_rr = 1;
+	}
+	if (settings.sentinel_password_file != NULL) {
+		/* The same reader, then moved aside for the sentinels. */
+		char	*saved = R.password;
+
+		R.password = NULL;
+		if (repl_read_password(settings.sentinel_password_file, err,
+		    errlen) == -1)
+			return -1;
+		R.spassword = R.password;
+		R.password = saved;
+	}
 	if (strlen(settings.key_prefix) > REVOKD_KEY_PREFIX_MAX) {
 		snprintf(err, errlen, "key prefix longer than %d bytes",
 		    REVOKD_KEY_PREFIX_MAX);
@@ -748,8 +823,12 @@ repl_drop(void)
 		R.sc = NULL;
 		redisAsyncFree(ac);
 	}
+	if ((ac = R.rc) != NULL) {
+		R.rc = NULL;
+		redisAsyncFree(ac);
+	}
 	R.wc_ready = R.sc_ready = R.reading = R.joined = 0;
-	R.wc_pending = R.sc_pending = 0;
+	R.wc_pending = R.sc_pending = R.rc_pending = 0;
 	if (R.reload != NULL) {
 		rules_free(R.reload->rs);
 		journal_snap_free(R.reload->snap);
@@ -778,6 +857,7 @@ repl_fail(const char *fmt, ...)
 	repl_drop();
 	R.unsent = STAILQ_FIRST(&R.outbox);
 	R.last_sent = NULL;
+	R.eval_seq = 0;
 	R.inflight = 0;
 	if (!R.down_logged) {
 		log_warnx("redis: %s: %s; %s, retrying", settings.redis_url,
@@ -813,6 +893,9 @@ repl_got_err(redisAsyncContext *ac, redisReply *r, const char *what,
 	} else if (ac == R.sc && ac != NULL) {
 		R.sc_pending--;
 		R.sc_progress = repl_ms();
+	} else if (ac == R.rc && ac != NULL) {
+		R.rc_pending--;
+		R.rc_progress = repl_ms();
 	} else
 		return 0;
 	if (r == NULL)
@@ -836,8 +919,10 @@ static int
 repl_send(redisAsyncContext *ac, redisCallbackFn *fn, void *priv, int argc,
     const char **argv, const size_t *lens)
 {
-	size_t	*pending = ac == R.wc ? &R.wc_pending : &R.sc_pending;
-	int64_t	*progress = ac == R.wc ? &R.wc_progress : &R.sc_progress;
+	size_t	*pending = ac == R.wc ? &R.wc_pending : ac == R.rc ?
+	    &R.rc_pending : &R.sc_pending;
+	int64_t	*progress = ac == R.wc ? &R.wc_progress : ac == R.rc ?
+	    &R.rc_progress : &R.sc_progress;
 
 	if (redisAsyncCommandArgv(ac, fn, priv, argc, argv, lens) != REDIS_OK) {
 		repl_fail("cannot send %s", argv[0]);
@@ -886,7 +971,48 @@ repl_entry_key(char *buf, int kind, const char *iss, size_t isslen,
 	return (size_t)n + isslen + jtilen;
 }
 
-/* A write's script reply: confirmed (applied or seen before). */
+/* Remember a confirmed write for a while (see REPL_RECENT_MS), dropping
+ * the oldest beyond the limits. */
+static void
+repl_recent_add(struct obox *o)
+{
+	int64_t		 now = repl_ms();
+	struct obox	*old;
+
+	o->confirmed_ms = now;
+	STAILQ_INSERT_TAIL(&R.recent, o, entry);
+	R.nrecent++;
+	while ((old = STAILQ_FIRST(&R.recent)) != NULL &&
+	    (R.nrecent > REPL_RECENT_MAX ||
+	    now - old->confirmed_ms > REPL_RECENT_MS)) {
+		STAILQ_REMOVE_HEAD(&R.recent, entry);
+		R.nrecent--;
+		free(old);
+	}
+}
+
+/* The outbox's head o is confirmed: Redis has it (and, with
+ * --redis-replicas, enough replicas do). */
+static void
+repl_confirm_head(struct obox *o)
+{
+	STAILQ_REMOVE_HEAD(&R.outbox, entry);
+	R.nout--;
+	if (settings.redis_replicas == 0)
+		R.inflight--;	/* else counted off at its script reply */
+	R.acked = o->seq;
+	if (o->seq > R.acked_max)
+		R.acked_max = o->seq;
+	if (R.last_sent == o)
+		R.last_sent = NULL;
+	if (R.reload != NULL && o->seq > R.reload->base)
+		STAILQ_INSERT_TAIL(&R.keep, o, entry);
+	else
+		repl_recent_add(o);
+}
+
+/* A write's script reply: applied (or seen before). Without
+ * --redis-replicas that confirms it; with it, its WAIT does. */
 static void
 repl_eval_cb(redisAsyncContext *ac, void *reply, void *priv)
 {
@@ -895,24 +1021,119 @@ repl_eval_cb(redisAsyncContext *ac, void *reply, void *priv)
 	/* Only a current connection's replies get here: priv is alive. */
 	if (!repl_got(ac, reply, "write"))
 		return;
+	if (settings.redis_replicas > 0) {
+		/* Replies come in the order the writes were sent; the write
+		 * stays in the outbox (so priv is alive) until a WAIT. */
+		o = priv;
+		if (o->seq <= R.eval_seq) {
+			repl_fail("write reply out of order");
+			return;
+		}
+		R.eval_seq = o->seq;
+		/* The window bounds scripts in flight, not writes waiting
+		 * for replicas (which may be gone for long). */
+		R.inflight--;
+		repl_pump();
+		return;
+	}
 	/* Replies come in the order the writes were sent: the head. */
 	if ((o = STAILQ_FIRST(&R.outbox)) == NULL || o != priv) {
 		repl_fail("write confirmation out of order");
 		return;
 	}
-	STAILQ_REMOVE_HEAD(&R.outbox, entry);
-	R.nout--;
-	R.inflight--;
-	R.acked = o->seq;
-	if (R.last_sent == o)
-		R.last_sent = NULL;
-	if (R.reload != NULL && o->seq > R.reload->base)
-		STAILQ_INSERT_TAIL(&R.keep, o, entry);
-	else
-		free(o);
+	repl_confirm_head(o);
 	outbox_publish();
 	repl_pump();
 	repl_notify();
+}
+
+/* Send WAIT for the writes up to seq (every write sent before it on the
+ * connection counts); it blocks the connection at most half the Redis
+ * timeout, so a missing replica is told from a hung Redis. */
+static void
+repl_send_wait(uint64_t seq)
+{
+	uint64_t	*upto;
+	char		 nrep[16], wms[16];
+	const char	*argv[3];
+
+	if ((upto = malloc(sizeof *upto)) == NULL) {
+		repl_fail("out of memory");
+		return;
+	}
+	*upto = seq;
+	snprintf(nrep, sizeof nrep, "%d", settings.redis_replicas);
+	snprintf(wms, sizeof wms, "%d", settings.redis_timeout * 500);
+	argv[0] = "WAIT";
+	argv[1] = nrep;
+	argv[2] = wms;
+	if (repl_sendv(R.wc, repl_waited_cb, upto, 3, argv) == -1)
+		free(upto);
+}
+
+/* WAIT replied for the writes up to *priv: confirmed if enough replicas
+ * have them. If not, they are answered +PENDING now (the primary has
+ * them) and waited for again after a pause, on the same connection: the
+ * stream is still followed and other writes still flow. */
+static void
+repl_waited_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	redisReply	*r = reply;
+	struct obox	*o;
+	uint64_t	 upto = *(uint64_t *)priv;
+	struct timeval	 tv = { 1, 0 };
+
+	free(priv);
+	if (!repl_got(ac, r, "WAIT"))
+		return;
+	if (r->type != REDIS_REPLY_INTEGER) {
+		repl_fail("WAIT: unexpected reply");
+		return;
+	}
+	if (r->integer < settings.redis_replicas) {
+		if (!R.wait_logged)
+			log_warnx("redis: WAIT: %lld of %d replicas acknowledged "
+			    "within %d ms; writes answered +PENDING until "
+			    "they do", r->integer, settings.redis_replicas,
+			    settings.redis_timeout * 500);
+		R.wait_logged = 1;
+		if (upto > R.short_upto)
+			R.short_upto = upto;
+		if (upto > R.rewait_upto)
+			R.rewait_upto = upto;
+		if (!evtimer_pending(R.rewait_ev, NULL))
+			evtimer_add(R.rewait_ev, &tv);
+		repl_notify();
+		return;
+	}
+	if (R.wait_logged)
+		log_info("redis: WAIT: %lld replicas have the writes again",
+		    r->integer);
+	R.wait_logged = 0;
+	/* The writes up to upto all had their script replies (before this
+	 * one); a later WAIT may have confirmed them already. */
+	while ((o = STAILQ_FIRST(&R.outbox)) != NULL && o->seq <= upto &&
+	    o->seq <= R.eval_seq)
+		repl_confirm_head(o);
+	outbox_publish();
+	repl_pump();
+	repl_notify();
+}
+
+/* The pause after a short WAIT is over: wait again. */
+static void
+repl_rewait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t	upto = R.rewait_upto;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	R.rewait_upto = 0;
+	if (upto == 0 || !R.wc_ready || STAILQ_EMPTY(&R.outbox) ||
+	    STAILQ_FIRST(&R.outbox)->seq > upto)
+		return;
+	repl_send_wait(upto);
 }
 
 /* Send unsent writes while the window has room. */
@@ -926,7 +1147,7 @@ repl_pump(void)
 	const char	*argv[24], *p;
 	size_t		 lens[24];
 	struct obox	*o, *before;
-	int		 i, kind;
+	int		 i, kind, sent = 0;
 
 	/* Not before the stream position is settled: a reload must know
 	 * which writes it cannot have seen (those sent after it started). */
@@ -990,7 +1211,11 @@ repl_pump(void)
 		R.unsent = STAILQ_NEXT(o, entry);
 		R.last_sent = o;
 		R.inflight++;
+		sent++;
 	}
+	/* One WAIT covers every write sent before it. */
+	if (sent > 0 && settings.redis_replicas > 0)
+		repl_send_wait(R.last_sent->seq);
 }
 
 /* --- The stream ------------------------------------------------------- */
@@ -1415,13 +1640,27 @@ repl_reload_finish(void)
 	iset_drop_upto(R.iset, rl->base);
 	memcpy(R.pos, rl->pos, sizeof R.pos);
 	R.have_pos = 1;
-	R.joined = 1;
 	R.stats.reloads++;
 	log_info("redis: loaded %zu entries from Redis in %lld ms",
 	    rl->loaded, (long long)(repl_ms() - rl->t0));
-	free(rl);
 	R.reload = NULL;
-	repl_read();
+	if (rl->ac != R.rc || R.rc == NULL) {
+		R.rr_skip = 0;
+		R.joined = 1;
+		free(rl);
+		repl_read();
+		return;
+	}
+	/* From the read replica: done with it. The primary's stream must
+	 * still hold every event after the replica's position (a replica
+	 * far behind may be past the trimming); XINFO decides, as after a
+	 * reconnect, and a gap reloads from the primary. */
+	free(rl);
+	redisAsyncFree(R.rc);
+	R.rc = NULL;
+	R.rc_pending = 0;
+	R.rr_skip = 1;
+	repl_check_gap();
 }
 
 /* Finish the reload once every part of it has answered. */
@@ -1524,7 +1763,7 @@ repl_scan_cb(redisAsyncContext *ac, void *reply, void *priv)
 		}
 		i = keys->elements + 1;
 		rl->mgets++;
-		if (repl_send(R.wc, repl_mget_cb, m, (int)i, argv,
+		if (repl_send(rl->ac, repl_mget_cb, m, (int)i, argv,
 		    lens) == -1) {
 			free(argv);
 			free(lens);
@@ -1563,7 +1802,7 @@ repl_scan(const char *cursor)
 	argv[3] = pat;
 	argv[4] = "COUNT";
 	argv[5] = count;
-	(void)repl_sendv(R.wc, repl_scan_cb, NULL, 6, argv);
+	(void)repl_sendv(R.reload->ac, repl_scan_cb, NULL, 6, argv);
 }
 
 /* XREVRANGE replied: the stream position the reload starts from. */
@@ -1607,8 +1846,18 @@ repl_reload_start(uint64_t base)
 		fatalx("out of memory starting a reload from Redis");
 	rl->base = base;
 	rl->t0 = repl_ms();
+	rl->ac = R.wc;
 	R.reload = rl;
-	log_info("redis: loading the full set from %s", settings.redis_url);
+	if (R.use_rr && !R.rr_skip && R.rc == NULL &&
+	    (R.rc = repl_open(&R.rtarget)) != NULL &&
+	    repl_hello(R.rc, R.rtarget.db) == 0)
+		rl->ac = R.rc;
+	if (R.wc == NULL)
+		return;		/* opening the replica failed the session */
+	/* From a replica, the position is noted there too: its scan then
+	 * reflects at least every event up to it. */
+	log_info("redis: loading the full set from %s",
+	    rl->ac == R.rc ? settings.redis_read_replica : settings.redis_url);
 	(void)repl_key(stream, sizeof stream, "stream");
 	/* Sent before the SCAN on the same connection: every event after
 	 * this id is read from the stream once the scan is done. */
@@ -1618,7 +1867,7 @@ repl_reload_start(uint64_t base)
 	argv[3] = "-";
 	argv[4] = "COUNT";
 	argv[5] = "1";
-	if (repl_sendv(R.wc, repl_xrev_cb, NULL, 6, argv) == 0)
+	if (repl_sendv(rl->ac, repl_xrev_cb, NULL, 6, argv) == 0)
 		repl_scan("0");
 }
 
@@ -1675,8 +1924,10 @@ repl_xinfo_cb(redisAsyncContext *ac, void *reply, void *priv)
 		    "reloading", R.pos);
 		/* Nothing was sent since HGET: Redis has up to acked. */
 		repl_reload_start(R.acked);
-	} else
+	} else {
 		R.joined = 1;
+		R.rr_skip = 0;
+	}
 	repl_pump();
 	repl_read();
 }
@@ -1706,6 +1957,60 @@ repl_script_cb(redisAsyncContext *ac, void *reply, void *priv)
 	memcpy(R.sha, r->str, 41);
 }
 
+/* Redis has own writes only up to confirmed, fewer than it confirmed
+ * before: a failover lost the rest (replication is asynchronous). Put the
+ * remembered ones back at the head of the outbox, in order, to be sent
+ * again. */
+static void
+repl_redeliver(uint64_t confirmed)
+{
+	struct oboxq	 back;
+	struct obox	*o;
+	char		 iid[ISET_JTI_MAX];
+	size_t		 n = 0, iidlen;
+	uint64_t	 first = 0;
+
+	STAILQ_INIT(&back);
+	while ((o = STAILQ_FIRST(&R.recent)) != NULL) {
+		STAILQ_REMOVE_HEAD(&R.recent, entry);
+		R.nrecent--;
+		if (o->seq <= confirmed) {
+			free(o);
+			continue;
+		}
+		if (first == 0)
+			first = o->seq;
+		STAILQ_INSERT_TAIL(&back, o, entry);
+		n++;
+	}
+	if (first != confirmed + 1)
+		log_warnx("redis: the primary lacks own writes %llu to %llu "
+		    "it had confirmed, and only %zu are remembered: the rest "
+		    "is enforced here but not sent again",
+		    (unsigned long long)confirmed + 1,
+		    (unsigned long long)R.acked_max, n);
+	else
+		log_warnx("redis: the primary lacks %zu own writes it had "
+		    "confirmed (a failover lost them): sending them again",
+		    n);
+	/* Read back, they win over other daemons' events before them, as
+	 * any own write not yet read back does. */
+	STAILQ_FOREACH(o, &back, entry) {
+		iidlen = repl_iset_id(iid, o->type, o->data + o->isslen,
+		    o->jtilen);
+		if (iset_add(R.iset, o->data, o->isslen, iid, iidlen,
+		    o->seq) == -1)
+			log_warnx("redis: out of memory for the in-flight set");
+	}
+	STAILQ_CONCAT(&back, &R.outbox);
+	STAILQ_CONCAT(&R.outbox, &back);
+	R.nout += n;
+	R.unsent = STAILQ_FIRST(&R.outbox);
+	R.stats.republished += n;
+	/* Sent again, they are confirmed again. */
+	R.acked_max = confirmed;
+}
+
 /* HGET origins replied: what Redis has of ours. The write connection is
  * ready; sync the set. */
 static void
@@ -1713,8 +2018,6 @@ repl_hget_cb(redisAsyncContext *ac, void *reply, void *priv)
 {
 	redisReply	*r = reply;
 	uint64_t	 confirmed = 0;
-	char		 stream[REPL_KEY_MAX];
-	const char	*argv[3];
 
 	(void)priv;
 	if (!repl_got(ac, r, "HGET"))
@@ -1742,7 +2045,13 @@ repl_hget_cb(redisAsyncContext *ac, void *reply, void *priv)
 		}
 		confirmed = 0;
 	}
-	outbox_confirmed_upto(confirmed);
+	if (confirmed < R.acked_max)
+		repl_redeliver(confirmed);
+	/* With --redis-replicas, what the primary has is not confirmed
+	 * until a WAIT says the replicas have it too: sent again (the
+	 * script skips it), then waited for. */
+	if (settings.redis_replicas == 0)
+		outbox_confirmed_upto(confirmed);
 	R.acked = confirmed;
 	R.wc_ready = 1;
 	if (R.connected_once)
@@ -1755,12 +2064,23 @@ repl_hget_cb(redisAsyncContext *ac, void *reply, void *priv)
 		repl_pump();
 		return;
 	}
+	repl_check_gap();
+	repl_notify();
+}
+
+/* Ask the primary whether its stream still holds every event after pos
+ * (repl_xinfo_cb joins it, or reloads). */
+static void
+repl_check_gap(void)
+{
+	char		 stream[REPL_KEY_MAX];
+	const char	*argv[3];
+
 	(void)repl_key(stream, sizeof stream, "stream");
 	argv[0] = "XINFO";
 	argv[1] = "STREAM";
 	argv[2] = stream;
 	(void)repl_sendv(R.wc, repl_xinfo_cb, NULL, 3, argv);
-	repl_notify();
 }
 
 /* The stream connection answered its handshake. */
@@ -1787,6 +2107,10 @@ repl_connect_cb(const redisAsyncContext *ac, int status)
 	} else if (ac == R.sc) {
 		R.sc = NULL;
 		repl_fail("connect: %s", ac->errstr);
+	} else if (ac == R.rc) {
+		R.rc = NULL;
+		R.rr_skip = 1;
+		repl_fail("read replica: connect: %s", ac->errstr);
 	}
 }
 
@@ -1803,21 +2127,26 @@ repl_disconnect_cb(const redisAsyncContext *ac, int status)
 		R.sc = NULL;
 		repl_fail("connection lost: %s", ac->err ? ac->errstr :
 		    "closed");
+	} else if (ac == R.rc) {
+		R.rc = NULL;
+		R.rr_skip = 1;
+		repl_fail("read replica: connection lost: %s", ac->err ?
+		    ac->errstr : "closed");
 	}
 }
 
 /* Open one connection and queue its authentication; NULL on failure (the
  * session failed). */
 static redisAsyncContext *
-repl_open(void)
+repl_open(const struct repl_target *t)
 {
 	redisAsyncContext	*ac;
 	char			 msg[128];
 
-	if (R.target.path[0] != '\0')
-		ac = redisAsyncConnectUnix(R.target.path);
+	if (t->path[0] != '\0')
+		ac = redisAsyncConnectUnix(t->path);
 	else
-		ac = redisAsyncConnect(R.target.host, R.target.port);
+		ac = redisAsyncConnect(t->host, t->port);
 	if (ac == NULL) {
 		repl_fail("out of memory");
 		return NULL;
@@ -1840,7 +2169,7 @@ repl_open(void)
 
 /* Queue AUTH and SELECT as the configuration asks. */
 static int
-repl_hello(redisAsyncContext *ac)
+repl_hello(redisAsyncContext *ac, int dbnum)
 {
 	static char	 auth[] = "AUTH", select[] = "SELECT";
 	const char	*argv[2];
@@ -1852,8 +2181,8 @@ repl_hello(redisAsyncContext *ac)
 		if (repl_sendv(ac, repl_ok_cb, auth, 2, argv) == -1)
 			return -1;
 	}
-	if (R.target.db != 0) {
-		snprintf(db, sizeof db, "%d", R.target.db);
+	if (dbnum != 0) {
+		snprintf(db, sizeof db, "%d", dbnum);
 		argv[0] = "SELECT";
 		argv[1] = db;
 		if (repl_sendv(ac, repl_ok_cb, select, 2, argv) == -1)
@@ -1862,19 +2191,59 @@ repl_hello(redisAsyncContext *ac)
 	return 0;
 }
 
+/* ROLE replied: write only to a primary (a sentinel's answer may be
+ * stale, or the node demoted since). */
+static void
+repl_role_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	redisReply	*r = reply;
+
+	(void)priv;
+	if (!repl_got(ac, r, "ROLE"))
+		return;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+	    r->element[0]->type != REDIS_REPLY_STRING) {
+		repl_fail("ROLE: unexpected reply");
+		return;
+	}
+	if (strcmp(r->element[0]->str, "master") != 0)
+		repl_fail("%s is not a primary (role %s)", R.primary,
+		    r->element[0]->str);
+}
+
 /* Connect both connections and queue their handshakes. */
 static void
 repl_connect(void)
 {
+	if (R.wc != NULL || R.sc != NULL || R.resolving)
+		return;
+	if (R.use_sentinel) {
+		/* Where the primary is now; repl_resolved goes on. */
+		R.resolving = 1;
+		sentinel_resolve(repl_resolved);
+		return;
+	}
+	repl_connect_to();
+}
+
+/* Connect both connections to R.target and queue their handshakes. */
+static void
+repl_connect_to(void)
+{
 	char		 origins[REPL_KEY_MAX];
 	const char	*argv[3];
 
-	if (R.wc != NULL || R.sc != NULL)
+	if ((R.wc = repl_open(&R.target)) == NULL ||
+	    (R.sc = repl_open(&R.target)) == NULL)
 		return;
-	if ((R.wc = repl_open()) == NULL || (R.sc = repl_open()) == NULL)
+	if (repl_hello(R.wc, R.target.db) == -1 ||
+	    repl_hello(R.sc, R.target.db) == -1)
 		return;
-	if (repl_hello(R.wc) == -1 || repl_hello(R.sc) == -1)
-		return;
+	if (R.use_sentinel) {
+		argv[0] = "ROLE";
+		if (repl_sendv(R.wc, repl_role_cb, NULL, 1, argv) == -1)
+			return;
+	}
 	argv[0] = "SCRIPT";
 	argv[1] = "LOAD";
 	argv[2] = repl_script;
@@ -1888,6 +2257,51 @@ repl_connect(void)
 		return;
 	argv[0] = "PING";
 	(void)repl_sendv(R.sc, repl_sc_cb, NULL, 1, argv);
+}
+
+/* The sentinels answered: connect to the primary they named. */
+static void
+repl_resolved(const char *host, int port, const char *why)
+{
+	char	 addr[sizeof R.primary];
+
+	R.resolving = 0;
+	if (host == NULL) {
+		repl_fail("sentinels: %s", why);
+		return;
+	}
+	snprintf(addr, sizeof addr, "%s:%d", host, port);
+	if (R.primary[0] != '\0' && strcmp(addr, R.primary) != 0) {
+		R.stats.failovers++;
+		log_warnx("redis: the primary of %s is now %s (was %s)",
+		    R.scfg.name, addr, R.primary);
+	} else if (R.primary[0] == '\0')
+		log_info("redis: the primary of %s is %s", R.scfg.name, addr);
+	memcpy(R.primary, addr, sizeof R.primary);
+	R.target.path[0] = '\0';
+	snprintf(R.target.host, sizeof R.target.host, "%s", host);
+	R.target.port = port;
+	repl_connect_to();
+}
+
+/* A sentinel announced a new primary: leave the old one at once. */
+static void
+repl_switched(const char *host, int port)
+{
+	char	 addr[sizeof R.primary];
+
+	snprintf(addr, sizeof addr, "%s:%d", host, port);
+	R.backoff_ms = REPL_BACKOFF_MIN_MS;
+	if (R.wc != NULL) {
+		if (strcmp(addr, R.primary) != 0)
+			repl_fail("failover: the primary is now %s", addr);
+		return;
+	}
+	/* Between attempts: the next one need not wait out the backoff. */
+	if (!R.resolving) {
+		evtimer_del(R.retry_ev);
+		repl_connect();
+	}
 }
 
 /* The backoff is over: try again. */
@@ -1911,7 +2325,12 @@ repl_tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	if (R.wc != NULL && R.wc_pending > 0 && now - R.wc_progress > limit)
 		repl_fail("no reply for %d s", settings.redis_timeout);
-	else if (R.sc != NULL && R.sc_pending > 0 &&
+	else if (R.rc != NULL && R.rc_pending > 0 &&
+	    now - R.rc_progress > limit) {
+		R.rr_skip = 1;
+		repl_fail("read replica: no reply for %d s",
+		    settings.redis_timeout);
+	} else if (R.sc != NULL && R.sc_pending > 0 &&
 	    now - R.sc_progress > limit + REPL_BLOCK_MS)
 		repl_fail("no reply on the stream for %d s",
 		    settings.redis_timeout);
@@ -1953,10 +2372,14 @@ repl_start(struct event_base *base, void (*changed)(void))
 	R.tick_ev = event_new(base, -1, EV_PERSIST, repl_tick_cb, NULL);
 	R.wait_ev = evtimer_new(base, repl_wait_cb, NULL);
 	R.notify_ev = event_new(base, -1, 0, repl_notify_cb, NULL);
+	R.rewait_ev = evtimer_new(base, repl_rewait_cb, NULL);
 	if (R.retry_ev == NULL || R.tick_ev == NULL || R.wait_ev == NULL ||
-	    R.notify_ev == NULL ||
+	    R.notify_ev == NULL || R.rewait_ev == NULL ||
 	    event_add(R.tick_ev, &tick) == -1 ||
 	    evtimer_add(R.wait_ev, &wait) == -1)
+		return -1;
+	if (R.use_sentinel && sentinel_init(base, &R.scfg, R.spassword,
+	    settings.redis_timeout * 1000, repl_switched) == -1)
 		return -1;
 	repl_connect();
 	return 0;
@@ -1997,11 +2420,13 @@ repl_confirmed(void)
 	return o == NULL ? UINT64_MAX : o->seq - 1;
 }
 
-/* Return 1 when writes cannot be confirmed now. */
-int
-repl_unreachable(void)
+/* Return the highest seq that may be answered unconfirmed now. */
+uint64_t
+repl_settled(void)
 {
-	return R.state != REPL_OFF && !R.wc_ready;
+	if (R.state != REPL_OFF && !R.wc_ready)
+		return UINT64_MAX;
+	return R.short_upto;
 }
 
 /* Fill in the counters. */
@@ -2011,6 +2436,13 @@ repl_get_stats(struct repl_stats *st)
 	*st = R.stats;
 	st->pending = R.nout;
 	st->staleness_ms = R.state == REPL_OFF ? 0 : repl_ms() - R.last_live;
+}
+
+/* Return "host:port" of the primary reached through the sentinels. */
+const char *
+repl_primary(void)
+{
+	return R.primary;
 }
 
 /* Return this daemon's origin id. */
@@ -2032,9 +2464,20 @@ repl_stop(void)
 	R.state = REPL_DEGRADED;
 	R.down_logged = 1;	/* a clean stop is no outage */
 	repl_drop();
+	if (R.use_sentinel)
+		sentinel_stop();
 	while ((o = STAILQ_FIRST(&R.outbox)) != NULL) {
 		STAILQ_REMOVE_HEAD(&R.outbox, entry);
 		free(o);
+	}
+	while ((o = STAILQ_FIRST(&R.recent)) != NULL) {
+		STAILQ_REMOVE_HEAD(&R.recent, entry);
+		free(o);
+	}
+	if (R.spassword != NULL) {
+		explicit_bzero(R.spassword, strlen(R.spassword));
+		free(R.spassword);
+		R.spassword = NULL;
 	}
 	if (R.retry_ev != NULL)
 		event_free(R.retry_ev);
@@ -2044,7 +2487,9 @@ repl_stop(void)
 		event_free(R.wait_ev);
 	if (R.notify_ev != NULL)
 		event_free(R.notify_ev);
-	R.retry_ev = R.tick_ev = R.wait_ev = R.notify_ev = NULL;
+	if (R.rewait_ev != NULL)
+		event_free(R.rewait_ev);
+	R.retry_ev = R.tick_ev = R.wait_ev = R.notify_ev = R.rewait_ev = NULL;
 	iset_free(R.iset);
 	R.iset = NULL;
 	if (R.password != NULL) {

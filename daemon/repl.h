@@ -36,11 +36,14 @@ struct repl_stats {
 	uint64_t	 reloads;	/* full reloads completed */
 	uint64_t	 applied;	/* other daemons' events applied */
 	uint64_t	 reconnects;	/* connections made after the first */
+	uint64_t	 failovers;	/* moves to another primary */
+	uint64_t	 republished;	/* confirmed writes sent again to a
+					 * primary that had lost them */
 	int64_t		 staleness_ms;	/* since the stream was last live */
 };
 
 /* Parse a --redis URL (unix:/path, redis://host[:port][/db]); 0, or -1
- * with err. */
+ * with err. (sentinel:// URLs are sentinel.c's.) */
 int repl_parse_url(const char *url, struct repl_target *t, char *err,
     size_t errlen);
 /* Check the Redis settings and read the origin id and the password from
@@ -62,11 +65,16 @@ const char *repl_state_name(enum repl_state);
 /* Return the highest seq up to which every own write is confirmed by
  * Redis (UINT64_MAX when nothing waits, or without Redis). */
 uint64_t repl_confirmed(void);
-/* Return 1 when Redis cannot confirm writes now: they are answered as
- * pending once they are on disk. */
-int repl_unreachable(void);
+/* Return the highest seq whose write may be answered now although Redis
+ * has not confirmed it (as pending, once on disk): UINT64_MAX while Redis
+ * cannot be reached, else the last write a WAIT found short of
+ * --redis-replicas (0: none). */
+uint64_t repl_settled(void);
 /* Fill in the counters. */
 void repl_get_stats(struct repl_stats *);
+/* Return "host:port" of the primary reached, "" when none or not through
+ * the sentinels (the address is --redis then). */
+const char *repl_primary(void);
 /* Return this daemon's origin id ("" without Redis). */
 const char *repl_origin(void);
 /* Disconnect and free everything (at exit). */

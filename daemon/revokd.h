@@ -46,6 +46,12 @@ struct settings {
 	size_t		 audit_keep;	/* audit records kept in memory */
 	size_t		 audit_maxlen;	/* records kept in the Redis audit
 					 * stream */
+	const char	*sentinel_password_file; /* the sentinels' AUTH, or
+					 * NULL */
+	int		 redis_replicas; /* replicas a write must reach (WAIT)
+					 * before it is confirmed; 0: none */
+	const char	*redis_read_replica; /* full reloads read this replica
+					 * instead of the primary, or NULL */
 };
 
 #define REVOKD_KEY_PREFIX_MAX	128	/* bytes of --key-prefix */

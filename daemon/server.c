@@ -794,9 +794,9 @@ server_shutdown(void)
 /* Return 1 if the replies held for write seq may go out. */
 static int
 server_releasable(uint64_t seq, uint64_t durable, uint64_t confirmed,
-    int unreachable)
+    uint64_t settled)
 {
-	return seq <= durable && (seq <= confirmed || unreachable);
+	return seq <= durable && (seq <= confirmed || seq <= settled);
 }
 
 /* Return 1 if a write's reply is its success reply (+OK or :1), not an
@@ -852,7 +852,7 @@ conn_settle(struct conn *c, uint64_t end, uint64_t confirmed)
 /* Send the replies whose writes are durable and confirmed by Redis (or
  * that Redis cannot confirm now), and resume those clients. */
 void
-server_release(uint64_t durable, uint64_t confirmed, int unreachable)
+server_release(uint64_t durable, uint64_t confirmed, uint64_t settled)
 {
 	struct conn	*c, *next;
 	uint64_t	 end;
@@ -860,10 +860,10 @@ server_release(uint64_t durable, uint64_t confirmed, int unreachable)
 	for (c = TAILQ_FIRST(&held); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, hentry);
 		if (!server_releasable(c->marks[c->mhead].seq, durable,
-		    confirmed, unreachable))
+		    confirmed, settled))
 			continue;
 		while (c->nmarks > 0 && server_releasable(
-		    c->marks[c->mhead].seq, durable, confirmed, unreachable)) {
+		    c->marks[c->mhead].seq, durable, confirmed, settled)) {
 			c->mhead = (c->mhead + 1) % HOLD_MARKS;
 			c->nmarks--;
 		}

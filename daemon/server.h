@@ -23,10 +23,10 @@ int server_start(struct event_base *, int fd, const char *path, int admin,
  * event loop (after shutdown_grace seconds at the latest). */
 void server_shutdown(void);
 /* Send the replies that waited for writes now durable (journal sequence
- * up to durable) and confirmed by Redis (up to confirmed, or unreachable:
- * Redis cannot confirm now, so they are answered +PENDING), and resume
- * those clients. */
-void server_release(uint64_t durable, uint64_t confirmed, int unreachable);
+ * up to durable) and either confirmed by Redis (up to confirmed) or
+ * settled without it (up to settled: Redis cannot confirm them now, so
+ * they are answered +PENDING), and resume those clients. */
+void server_release(uint64_t durable, uint64_t confirmed, uint64_t settled);
 /* Free every connection and the server's events (after the loop ends). */
 void server_free(void);
 

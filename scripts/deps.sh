@@ -3,8 +3,8 @@
 
 REVOKD_PACKAGES="build-essential cmake pkg-config libevent-dev libhiredis-dev
 libjwt-dev libjansson-dev libssl-dev openssl check redis-server redis-tools
-python3 python3-jwt python3-cryptography clang libclang-rt-14-dev valgrind
-systemd util-linux"
+redis-sentinel python3 python3-jwt python3-cryptography clang
+libclang-rt-14-dev valgrind systemd util-linux"
 
 # Install what is missing from REVOKD_PACKAGES (as root, else with sudo).
 revokd_install_deps() {

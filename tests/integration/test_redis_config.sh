@@ -9,9 +9,15 @@ exp=$(( $(date +%s) + 3600 ))
 echo "# -n and bad settings"
 expect_exit "-n: unix URL is fine" 0 \
     "$BIN/revokd" -n -s "$TMP/n.sock" -d "$STATE" --redis unix:/nonexistent/r.sock
+expect_exit "-n: a sentinel URL is fine" 0 \
+    "$BIN/revokd" -n -s "$TMP/n.sock" -d "$STATE" \
+    --redis 'sentinel://10.0.0.1:26379,[::1]:26380,s3.example:26381/revokd'
 for url in 'bogus://x' 'unix:relative' 'redis://' 'redis://h:0' \
     'redis://h:65536' 'redis://h:12x' 'redis://h:1/x' 'redis://u:p@h' \
-    "unix:/$(printf 'x%.0s' $(seq 1 120))"; do
+    "unix:/$(printf 'x%.0s' $(seq 1 120))" 'sentinel://h:1' \
+    'sentinel://h:1/' 'sentinel:///m' 'sentinel://h/m' 'sentinel://h:0/m' \
+    'sentinel://h:1,/m' 'sentinel://u:p@h:1/m' 'sentinel://[::1:1/m' \
+    "sentinel://$(printf 'h:1,%.0s' $(seq 1 17))h:1/m"; do
 	expect_exit "-n refuses --redis $url" 1 \
 	    "$BIN/revokd" -n -s "$TMP/n.sock" -d "$STATE" --redis "$url"
 	if grep -q "redis: " "$TMP/err"; then ok "  ...saying why"; else
@@ -19,6 +25,12 @@ for url in 'bogus://x' 'unix:relative' 'redis://' 'redis://h:0' \
 done
 expect_exit "--redis-password-file needs --redis" 1 \
     "$BIN/revokd" -n -s "$TMP/n.sock" -d "$STATE" --redis-password-file /dev/null
+expect_exit "--sentinel-password-file needs a sentinel URL" 1 \
+    "$BIN/revokd" -n -s "$TMP/n.sock" -d "$STATE" --redis unix:/x/r.sock \
+    --sentinel-password-file "$0"
+expect_exit "a bad --redis-read-replica" 1 \
+    "$BIN/revokd" -n -s "$TMP/n.sock" -d "$STATE" --redis unix:/x/r.sock \
+    --redis-read-replica redis://h:0
 expect_exit "a missing password file" 1 \
     "$BIN/revokd" -n -s "$TMP/n.sock" -d "$STATE" --redis unix:/x/r.sock \
     --redis-password-file "$TMP/none"
@@ -30,7 +42,7 @@ expect_exit "an empty --key-prefix" 2 \
     "$BIN/revokd" -n -s "$TMP/n.sock" -d "$STATE" --redis unix:/x/r.sock \
     --key-prefix ''
 for opt in --redis-wait=x --redis-timeout=0 --max-staleness=-1 \
-    --stream-maxlen=0; do
+    --stream-maxlen=0 --redis-replicas=-1 --redis-replicas=101; do
 	expect_exit "bad $opt" 2 "$BIN/revokd" -n -s "$TMP/n.sock" -d "$STATE" \
 	    --redis unix:/x/r.sock "$opt"
 done
