@@ -210,12 +210,14 @@ static struct {
 	uint64_t	 acked_max;	/* highest own seq ever confirmed */
 	uint64_t	 eval_seq;	/* --redis-replicas: the last write
 					 * whose script replied (this session) */
-	uint64_t	 short_upto;	/* --redis-replicas: the last write a
-					 * WAIT found short (answered as
-					 * pending, waited for again) */
-	uint64_t	 rewait_upto;	/* the WAIT to send again, 0: none */
-	int		 wait_logged;	/* a short WAIT was logged */
-	struct event	*rewait_ev;	/* sends it after a pause */
+	int		 wait_out;	/* --redis-replicas: a WAIT is in
+					 * flight (one at a time: it blocks
+					 * the connection) */
+	int		 replicas_short; /* the last WAIT found too few
+					 * replicas: writes are answered as
+					 * pending until one succeeds */
+	uint64_t	 sent_max;	/* highest seq sent this session */
+	struct event	*rewait_ev;	/* probes again while short */
 	struct repl_target rtarget;	/* --redis-read-replica */
 	int		 use_rr;	/* rtarget is set */
 	int		 rr_skip;	/* the next reload reads the primary:
@@ -229,6 +231,10 @@ static struct {
 	int		 resolving;	/* asking the sentinels */
 	char		 primary[SENTINEL_HOST_MAX + 8]; /* "host:port" of
 					 * the primary reached, "" if none */
+	char		 candidate[SENTINEL_HOST_MAX + 8]; /* named by the
+					 * sentinels, not yet checked (ROLE) */
+	char		 announced[SENTINEL_HOST_MAX + 8]; /* +switch-master
+					 * heard while asking, "" if none */
 	struct reload	*reload;	/* a reload in progress, or NULL */
 	char		 pos[REPL_ID_MAX]; /* last stream id read */
 	int		 have_pos;	/* pos is valid (this process) */
@@ -254,6 +260,9 @@ static void	repl_read(void);
 static void	repl_connect_to(void);
 static void	repl_check_gap(void);
 static void	repl_waited_cb(redisAsyncContext *, void *, void *);
+static void	repl_recent_add(struct obox *);
+static void	repl_reload_start(uint64_t);
+static void	repl_rewait_arm(void);
 static redisAsyncContext *repl_open(const struct repl_target *);
 static int	repl_hello(redisAsyncContext *, int);
 static void	repl_resolved(const char *, int, const char *);
@@ -835,9 +844,10 @@ repl_drop(void)
 		free(R.reload);
 		R.reload = NULL;
 	}
+	/* Confirmed during the reload: remembered like any other. */
 	while ((o = STAILQ_FIRST(&R.keep)) != NULL) {
 		STAILQ_REMOVE_HEAD(&R.keep, entry);
-		free(o);
+		repl_recent_add(o);
 	}
 }
 
@@ -858,6 +868,10 @@ repl_fail(const char *fmt, ...)
 	R.unsent = STAILQ_FIRST(&R.outbox);
 	R.last_sent = NULL;
 	R.eval_seq = 0;
+	R.sent_max = 0;
+	R.wait_out = 0;
+	/* A new session (maybe a new primary) asks its replicas afresh. */
+	R.replicas_short = 0;
 	R.inflight = 0;
 	if (!R.down_logged) {
 		log_warnx("redis: %s: %s; %s, retrying", settings.redis_url,
@@ -1069,71 +1083,83 @@ repl_send_wait(uint64_t seq)
 	argv[2] = wms;
 	if (repl_sendv(R.wc, repl_waited_cb, upto, 3, argv) == -1)
 		free(upto);
+	else
+		R.wait_out = 1;
 }
 
 /* WAIT replied for the writes up to *priv: confirmed if enough replicas
- * have them. If not, they are answered +PENDING now (the primary has
- * them) and waited for again after a pause, on the same connection: the
- * stream is still followed and other writes still flow. */
+ * have them. If not, every write is answered +PENDING (the primary has
+ * them) until a WAIT, probing every second on the same connection (which
+ * keeps following the stream), finds the replicas back. */
 static void
 repl_waited_cb(redisAsyncContext *ac, void *reply, void *priv)
 {
 	redisReply	*r = reply;
 	struct obox	*o;
 	uint64_t	 upto = *(uint64_t *)priv;
-	struct timeval	 tv = { 1, 0 };
 
 	free(priv);
 	if (!repl_got(ac, r, "WAIT"))
 		return;
+	R.wait_out = 0;
 	if (r->type != REDIS_REPLY_INTEGER) {
 		repl_fail("WAIT: unexpected reply");
 		return;
 	}
 	if (r->integer < settings.redis_replicas) {
-		if (!R.wait_logged)
+		if (!R.replicas_short)
 			log_warnx("redis: WAIT: %lld of %d replicas acknowledged "
 			    "within %d ms; writes answered +PENDING until "
 			    "they do", r->integer, settings.redis_replicas,
 			    settings.redis_timeout * 500);
-		R.wait_logged = 1;
-		if (upto > R.short_upto)
-			R.short_upto = upto;
-		if (upto > R.rewait_upto)
-			R.rewait_upto = upto;
-		if (!evtimer_pending(R.rewait_ev, NULL))
-			evtimer_add(R.rewait_ev, &tv);
+		R.replicas_short = 1;
+		repl_rewait_arm();
 		repl_notify();
 		return;
 	}
-	if (R.wait_logged)
+	if (R.replicas_short)
 		log_info("redis: WAIT: %lld replicas have the writes again",
 		    r->integer);
-	R.wait_logged = 0;
+	R.replicas_short = 0;
 	/* The writes up to upto all had their script replies (before this
-	 * one); a later WAIT may have confirmed them already. */
+	 * one). */
 	while ((o = STAILQ_FIRST(&R.outbox)) != NULL && o->seq <= upto &&
 	    o->seq <= R.eval_seq)
 		repl_confirm_head(o);
 	outbox_publish();
+	/* Writes sent while it blocked: the next WAIT. */
+	if (R.sent_max > upto)
+		repl_send_wait(R.sent_max);
 	repl_pump();
 	repl_notify();
 }
 
-/* The pause after a short WAIT is over: wait again. */
+/* Arm the probe of a short WAIT (every second while short). */
+static void
+repl_rewait_arm(void)
+{
+	struct timeval	tv = { 1, 0 };
+
+	if (!evtimer_pending(R.rewait_ev, NULL))
+		evtimer_add(R.rewait_ev, &tv);
+}
+
+/* The pause after a short WAIT is over: wait again, for everything sent
+ * this session (after a reconnect, the writes sent again). */
 static void
 repl_rewait_cb(evutil_socket_t fd, short what, void *arg)
 {
-	uint64_t	upto = R.rewait_upto;
-
 	(void)fd;
 	(void)what;
 	(void)arg;
-	R.rewait_upto = 0;
-	if (upto == 0 || !R.wc_ready || STAILQ_EMPTY(&R.outbox) ||
-	    STAILQ_FIRST(&R.outbox)->seq > upto)
+	if (!R.replicas_short)
 		return;
-	repl_send_wait(upto);
+	if (R.wc_ready && !R.wait_out && R.sent_max > 0 &&
+	    !STAILQ_EMPTY(&R.outbox))
+		repl_send_wait(R.sent_max);
+	else if (STAILQ_EMPTY(&R.outbox))
+		R.replicas_short = 0;	/* nothing to wait for */
+	repl_rewait_arm();
 }
 
 /* Send unsent writes while the window has room. */
@@ -1210,12 +1236,15 @@ repl_pump(void)
 			return;
 		R.unsent = STAILQ_NEXT(o, entry);
 		R.last_sent = o;
+		R.sent_max = o->seq;
 		R.inflight++;
 		sent++;
 	}
-	/* One WAIT covers every write sent before it. */
-	if (sent > 0 && settings.redis_replicas > 0)
-		repl_send_wait(R.last_sent->seq);
+	/* One WAIT covers every write sent before it; while the replicas
+	 * are short, only the periodic probe asks. */
+	if (sent > 0 && settings.redis_replicas > 0 && !R.wait_out &&
+	    !R.replicas_short)
+		repl_send_wait(R.sent_max);
 }
 
 /* --- The stream ------------------------------------------------------- */
@@ -1615,7 +1644,7 @@ repl_reload_finish(void)
 		rec.flags = JOURNAL_F_STATE;
 		if (repl_reload_apply(rl, &rec, horizon) == -1)
 			fatalx("out of memory reloading from Redis");
-		free(o);
+		repl_recent_add(o);
 	}
 	STAILQ_FOREACH(o, &R.outbox, entry) {
 		outbox_rec(o, &rec);
@@ -1829,6 +1858,38 @@ repl_xrev_cb(redisAsyncContext *ac, void *reply, void *priv)
 	repl_reload_check();
 }
 
+/* The read replica's origins entry: a replica behind this daemon's own
+ * confirmed writes cannot serve the reload; the primary does it. */
+static void
+repl_rr_hget_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	redisReply	*r = reply;
+	struct reload	*rl = R.reload;
+	uint64_t	 has = 0, base;
+
+	(void)priv;
+	if (!repl_got(ac, r, "HGET") || rl == NULL)
+		return;
+	if (r->type == REDIS_REPLY_STRING &&
+	    repl_u64(r->str, r->len, &has) == -1)
+		has = 0;
+	if (has >= rl->base)
+		return;
+	log_info("redis: the read replica has own writes up to %llu of %llu; "
+	    "loading from the primary", (unsigned long long)has,
+	    (unsigned long long)rl->base);
+	base = rl->base;
+	R.rc = NULL;
+	R.rc_pending = 0;
+	redisAsyncFree(ac);	/* its later replies are dropped */
+	rules_free(rl->rs);
+	journal_snap_free(rl->snap);
+	free(rl);
+	R.reload = NULL;
+	R.rr_skip = 1;
+	repl_reload_start(base);
+}
+
 /* Start a full reload: note the stream's last id, then scan every entry.
  * Own writes above base were not in Redis when it started. */
 static void
@@ -1858,6 +1919,18 @@ repl_reload_start(uint64_t base)
 	 * reflects at least every event up to it. */
 	log_info("redis: loading the full set from %s",
 	    rl->ac == R.rc ? settings.redis_read_replica : settings.redis_url);
+	if (rl->ac == R.rc) {
+		/* ... and it must have every own write the primary has
+		 * (those up to base are not re-applied). */
+		char	 origins[REPL_KEY_MAX];
+
+		(void)repl_key(origins, sizeof origins, "origins");
+		argv[0] = "HGET";
+		argv[1] = origins;
+		argv[2] = R.origin;
+		if (repl_sendv(R.rc, repl_rr_hget_cb, NULL, 3, argv) == -1)
+			return;
+	}
 	(void)repl_key(stream, sizeof stream, "stream");
 	/* Sent before the SCAN on the same connection: every event after
 	 * this id is read from the stream once the scan is done. */
@@ -1974,7 +2047,19 @@ repl_redeliver(uint64_t confirmed)
 	while ((o = STAILQ_FIRST(&R.recent)) != NULL) {
 		STAILQ_REMOVE_HEAD(&R.recent, entry);
 		R.nrecent--;
-		if (o->seq <= confirmed) {
+		/* A lift is not sent again: the new primary may have a newer
+		 * revocation of the key, which it must not undo (the lift is
+		 * lost, the safe side); nor is anything past the window. */
+		if (o->seq <= confirmed || o->type == JOURNAL_UNREVOKE ||
+		    o->type == JOURNAL_UNBAN ||
+		    repl_ms() - o->confirmed_ms > REPL_RECENT_MS) {
+			if (o->seq > confirmed && (o->type == JOURNAL_UNREVOKE ||
+			    o->type == JOURNAL_UNBAN))
+				log_warnx("redis: a %s of seq %llu was lost in a "
+				    "failover and is not sent again (a newer "
+				    "revocation may exist): issue it again",
+				    o->type == JOURNAL_UNBAN ? "UNBAN" :
+				    "UNREVOKE", (unsigned long long)o->seq);
 			free(o);
 			continue;
 		}
@@ -1985,8 +2070,8 @@ repl_redeliver(uint64_t confirmed)
 	}
 	if (first != confirmed + 1)
 		log_warnx("redis: the primary lacks own writes %llu to %llu "
-		    "it had confirmed, and only %zu are remembered: the rest "
-		    "is enforced here but not sent again",
+		    "it had confirmed, and only %zu are remembered (sent "
+		    "again): the rest is lost",
 		    (unsigned long long)confirmed + 1,
 		    (unsigned long long)R.acked_max, n);
 	else
@@ -2009,6 +2094,7 @@ repl_redeliver(uint64_t confirmed)
 	R.stats.republished += n;
 	/* Sent again, they are confirmed again. */
 	R.acked_max = confirmed;
+	outbox_publish();
 }
 
 /* HGET origins replied: what Redis has of ours. The write connection is
@@ -2206,9 +2292,21 @@ repl_role_cb(redisAsyncContext *ac, void *reply, void *priv)
 		repl_fail("ROLE: unexpected reply");
 		return;
 	}
-	if (strcmp(r->element[0]->str, "master") != 0)
-		repl_fail("%s is not a primary (role %s)", R.primary,
+	if (strcmp(r->element[0]->str, "master") != 0) {
+		/* Ask another sentinel next time: this one may be stale. */
+		sentinel_distrust();
+		repl_fail("%s is not a primary (role %s)", R.candidate,
 		    r->element[0]->str);
+		return;
+	}
+	if (R.primary[0] != '\0' && strcmp(R.candidate, R.primary) != 0) {
+		R.stats.failovers++;
+		log_warnx("redis: the primary of %s is now %s (was %s)",
+		    R.scfg.name, R.candidate, R.primary);
+	} else if (R.primary[0] == '\0')
+		log_info("redis: the primary of %s is %s", R.scfg.name,
+		    R.candidate);
+	memcpy(R.primary, R.candidate, sizeof R.primary);
 }
 
 /* Connect both connections and queue their handshakes. */
@@ -2265,22 +2363,28 @@ repl_resolved(const char *host, int port, const char *why)
 {
 	char	 addr[sizeof R.primary];
 
+	const char	*colon;
+
 	R.resolving = 0;
-	if (host == NULL) {
+	if (host == NULL && R.announced[0] == '\0') {
 		repl_fail("sentinels: %s", why);
 		return;
 	}
-	snprintf(addr, sizeof addr, "%s:%d", host, port);
-	if (R.primary[0] != '\0' && strcmp(addr, R.primary) != 0) {
-		R.stats.failovers++;
-		log_warnx("redis: the primary of %s is now %s (was %s)",
-		    R.scfg.name, addr, R.primary);
-	} else if (R.primary[0] == '\0')
-		log_info("redis: the primary of %s is %s", R.scfg.name, addr);
-	memcpy(R.primary, addr, sizeof R.primary);
+	/* A +switch-master heard meanwhile is newer than the answer. */
+	if (R.announced[0] != '\0' &&
+	    (colon = strrchr(R.announced, ':')) != NULL) {
+		snprintf(R.target.host, sizeof R.target.host, "%.*s",
+		    (int)(colon - R.announced), R.announced);
+		R.target.port = atoi(colon + 1);
+		memcpy(addr, R.announced, sizeof addr);
+	} else {
+		snprintf(R.target.host, sizeof R.target.host, "%s", host);
+		R.target.port = port;
+		snprintf(addr, sizeof addr, "%s:%d", host, port);
+	}
+	R.announced[0] = '\0';
+	memcpy(R.candidate, addr, sizeof R.candidate);
 	R.target.path[0] = '\0';
-	snprintf(R.target.host, sizeof R.target.host, "%s", host);
-	R.target.port = port;
 	repl_connect_to();
 }
 
@@ -2297,8 +2401,11 @@ repl_switched(const char *host, int port)
 			repl_fail("failover: the primary is now %s", addr);
 		return;
 	}
-	/* Between attempts: the next one need not wait out the backoff. */
-	if (!R.resolving) {
+	/* Between attempts: the next one need not wait out the backoff;
+	 * while asking the sentinels, the announcement wins. */
+	if (R.resolving)
+		memcpy(R.announced, addr, sizeof R.announced);
+	else {
 		evtimer_del(R.retry_ev);
 		repl_connect();
 	}
@@ -2424,9 +2531,9 @@ repl_confirmed(void)
 uint64_t
 repl_settled(void)
 {
-	if (R.state != REPL_OFF && !R.wc_ready)
+	if (R.state != REPL_OFF && (!R.wc_ready || R.replicas_short))
 		return UINT64_MAX;
-	return R.short_upto;
+	return 0;
 }
 
 /* Fill in the counters. */

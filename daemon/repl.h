@@ -67,8 +67,7 @@ const char *repl_state_name(enum repl_state);
 uint64_t repl_confirmed(void);
 /* Return the highest seq whose write may be answered now although Redis
  * has not confirmed it (as pending, once on disk): UINT64_MAX while Redis
- * cannot be reached, else the last write a WAIT found short of
- * --redis-replicas (0: none). */
+ * cannot be reached or has fewer replicas than --redis-replicas, else 0. */
 uint64_t repl_settled(void);
 /* Fill in the counters. */
 void repl_get_stats(struct repl_stats *);

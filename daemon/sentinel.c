@@ -460,6 +460,14 @@ sentinel_init(struct event_base *base, const struct sentinel_cfg *cfg,
 	return 0;
 }
 
+/* Start the next resolve at another sentinel. */
+void
+sentinel_distrust(void)
+{
+	if (S.cfg.naddrs > 0)
+		S.cur = (S.cur + 1) % S.cfg.naddrs;
+}
+
 /* Free everything (at exit). */
 void
 sentinel_stop(void)

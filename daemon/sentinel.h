@@ -47,6 +47,9 @@ int sentinel_init(struct event_base *, const struct sentinel_cfg *,
  * primary is; cb is called once, from the loop's callbacks. A resolve in
  * progress is dropped (its callback is not called). */
 void sentinel_resolve(sentinel_resolve_cb cb);
+/* Start the next resolve at another sentinel: the last answer named a
+ * node that is not a primary. */
+void sentinel_distrust(void);
 /* Free everything (at exit). */
 void sentinel_stop(void);
 
