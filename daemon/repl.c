@@ -261,6 +261,7 @@ static void	repl_connect_to(void);
 static void	repl_check_gap(void);
 static void	repl_waited_cb(redisAsyncContext *, void *, void *);
 static void	repl_recent_add(struct obox *);
+static void	repl_recent_trim(int64_t);
 static void	repl_reload_start(uint64_t);
 static void	repl_rewait_arm(void);
 static redisAsyncContext *repl_open(const struct repl_target *);
@@ -991,11 +992,20 @@ static void
 repl_recent_add(struct obox *o)
 {
 	int64_t		 now = repl_ms();
-	struct obox	*old;
 
 	o->confirmed_ms = now;
 	STAILQ_INSERT_TAIL(&R.recent, o, entry);
 	R.nrecent++;
+	repl_recent_trim(now);
+}
+
+/* Forget the confirmed writes beyond the limits (also from the tick, so
+ * that an idle daemon does not hold them). */
+static void
+repl_recent_trim(int64_t now)
+{
+	struct obox	*old;
+
 	while ((old = STAILQ_FIRST(&R.recent)) != NULL &&
 	    (R.nrecent > REPL_RECENT_MAX ||
 	    now - old->confirmed_ms > REPL_RECENT_MS)) {
@@ -2430,6 +2440,7 @@ repl_tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
+	repl_recent_trim(now);
 	if (R.wc != NULL && R.wc_pending > 0 && now - R.wc_progress > limit)
 		repl_fail("no reply for %d s", settings.redis_timeout);
 	else if (R.rc != NULL && R.rc_pending > 0 &&
