@@ -365,9 +365,10 @@ repl_parse_url(const char *url, struct repl_target *t, char *err,
 	return 0;
 }
 
-/* Read the password file into R.password; 0, or -1 with err. */
+/* Read the password file at path into *out (allocated); 0, or -1 with
+ * err. */
 static int
-repl_read_password(const char *path, char *err, size_t errlen)
+repl_read_password(const char *path, char **out, char *err, size_t errlen)
 {
 	char	 buf[REPL_PASSWORD_MAX + 2];
 	ssize_t	 n;
@@ -399,7 +400,7 @@ repl_read_password(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: empty or not one line", path);
 		return -1;
 	}
-	if ((R.password = strdup(buf)) == NULL) {
+	if ((*out = strdup(buf)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -571,24 +572,17 @@ repl_init(int checkonly, char *err, size_t errlen)
 			return -1;
 		R.use_rr = 1;
 	}
-	if (settings.sentinel_password_file != NULL) {
-		/* The same reader, then moved aside for the sentinels. */
-		char	*saved = R.password;
-
-		R.password = NULL;
-		if (repl_read_password(settings.sentinel_password_file, err,
-		    errlen) == -1)
-			return -1;
-		R.spassword = R.password;
-		R.password = saved;
-	}
+	if (settings.sentinel_password_file != NULL &&
+	    repl_read_password(settings.sentinel_password_file, &R.spassword,
+	    err, errlen) == -1)
+		return -1;
 	if (strlen(settings.key_prefix) > REVOKD_KEY_PREFIX_MAX) {
 		snprintf(err, errlen, "key prefix longer than %d bytes",
 		    REVOKD_KEY_PREFIX_MAX);
 		return -1;
 	}
 	if (settings.redis_password_file != NULL &&
-	    repl_read_password(settings.redis_password_file, err,
+	    repl_read_password(settings.redis_password_file, &R.password, err,
 	    errlen) == -1)
 		return -1;
 	if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key) {
@@ -688,13 +682,26 @@ repl_iset_id(char *buf, int type, const char *id, size_t idlen)
 	return idlen + 1;
 }
 
+/* Note an own write in the in-flight set: read back, it wins over other
+ * daemons' events before it. Without it, at worst a conflict resolves
+ * late. */
+static void
+repl_iset_note(const struct obox *o)
+{
+	char	 iid[ISET_JTI_MAX];
+	size_t	 iidlen;
+
+	iidlen = repl_iset_id(iid, o->type, o->data + o->isslen, o->jtilen);
+	if (iset_add(R.iset, o->data, o->isslen, iid, iidlen, o->seq) == -1)
+		log_warnx("redis: out of memory for the in-flight set");
+}
+
 /* Append an own write to the outbox (and the in-flight set). */
 static void
 outbox_add(const struct journal_rec *rec)
 {
 	struct obox	*o;
-	char		*p, iid[ISET_JTI_MAX];
-	size_t		 iidlen;
+	char		*p;
 
 	if (rec->seq <= R.last_seq)
 		return;		/* replayed twice (snapshot and log) */
@@ -727,10 +734,7 @@ outbox_add(const struct journal_rec *rec)
 		R.unsent = o;
 	R.nout++;
 	R.last_seq = rec->seq;
-	/* Without it, at worst a conflict resolves late. */
-	iidlen = repl_iset_id(iid, o->type, o->data + o->isslen, o->jtilen);
-	if (iset_add(R.iset, o->data, o->isslen, iid, iidlen, o->seq) == -1)
-		log_warnx("redis: out of memory for the in-flight set");
+	repl_iset_note(o);
 	if (o == STAILQ_FIRST(&R.outbox))
 		outbox_publish();
 }
@@ -2049,8 +2053,7 @@ repl_redeliver(uint64_t confirmed)
 {
 	struct oboxq	 back;
 	struct obox	*o;
-	char		 iid[ISET_JTI_MAX];
-	size_t		 n = 0, iidlen;
+	size_t		 n = 0;
 	uint64_t	 first = 0;
 
 	STAILQ_INIT(&back);
@@ -2090,13 +2093,8 @@ repl_redeliver(uint64_t confirmed)
 		    n);
 	/* Read back, they win over other daemons' events before them, as
 	 * any own write not yet read back does. */
-	STAILQ_FOREACH(o, &back, entry) {
-		iidlen = repl_iset_id(iid, o->type, o->data + o->isslen,
-		    o->jtilen);
-		if (iset_add(R.iset, o->data, o->isslen, iid, iidlen,
-		    o->seq) == -1)
-			log_warnx("redis: out of memory for the in-flight set");
-	}
+	STAILQ_FOREACH(o, &back, entry)
+		repl_iset_note(o);
 	STAILQ_CONCAT(&back, &R.outbox);
 	STAILQ_CONCAT(&R.outbox, &back);
 	R.nout += n;
