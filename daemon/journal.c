@@ -177,6 +177,8 @@
 #define JOURNAL_REC_MAX		(JOURNAL_REC_HDR + JOURNAL_PAYLOAD_MAX)
 #define JOURNAL_COMPACT_MIN	(64u << 20) /* compact_min when cfg's is 0 */
 #define JOURNAL_BUF_INIT	65536	/* first size of the append buffers */
+#define JOURNAL_BUF_KEEP	(4 * JOURNAL_BUF_INIT) /* an idle append
+				   buffer above this is freed by trim */
 #define JOURNAL_WBUF		(1u << 20) /* snapshot write buffer */
 #define JOURNAL_LIST_BUF	(4u << 20) /* most bytes a listing step reads */
 #define JOURNAL_LOG		"journal.log"	/* the append-only log */
@@ -1820,6 +1822,30 @@ journal_kick(struct journal *j)
 		pthread_cond_signal(&j->cv);
 	}
 	pthread_mutex_unlock(&j->mu);
+}
+
+/* Free the append buffers while they are empty and larger than
+ * JOURNAL_BUF_KEEP: a burst of writes grows them to its size, and without
+ * this they would keep that size for good. Returns the bytes freed. */
+size_t
+journal_trim(struct journal *j)
+{
+	size_t	freed = 0;
+
+	if (j->queued.len == 0 && j->queued.size > JOURNAL_BUF_KEEP) {
+		freed += j->queued.size;
+		free(j->queued.data);
+		memset(&j->queued, 0, sizeof j->queued);
+	}
+	pthread_mutex_lock(&j->mu);
+	/* The writer touches batch only between a kick and going idle. */
+	if (!j->busy && j->batch.size > JOURNAL_BUF_KEEP) {
+		freed += j->batch.size;
+		free(j->batch.data);
+		memset(&j->batch, 0, sizeof j->batch);
+	}
+	pthread_mutex_unlock(&j->mu);
+	return freed;
 }
 
 /* Return the notification fd. */

@@ -227,6 +227,9 @@ int journal_list(struct journal *, uint64_t *cursor, size_t budget,
     journal_list_cb cb, void *arg);
 /* Fill in the counters. */
 void journal_get_stats(struct journal *, struct journal_stats *);
+/* Free idle append buffers that a burst left large; returns the bytes
+ * freed. */
+size_t journal_trim(struct journal *);
 /* Write and fsync everything queued, stop the writer, close the files. */
 int journal_close(struct journal *);
 

@@ -16,6 +16,9 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "audit.h"
 #include "cmd.h"
@@ -29,6 +32,16 @@
 #include "revokd.h"
 #include "server.h"
 #include "svcmgr.h"
+#include "ticker.h"
+
+/*
+ * Allocations from this size up get their own mapping, returned to the
+ * system when freed. glibc's default threshold starts here too but climbs
+ * to the largest block freed so far (up to 32 MiB), and the heap's trim
+ * threshold with it (to 64 MiB): after one burst of writes the buffers it
+ * grew would stay resident for good. Setting it fixes both.
+ */
+#define MMAP_THRESHOLD	(128 * 1024)
 
 struct settings	 settings;
 struct stats	 stats;
@@ -495,7 +508,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 static void
 hup_cb(evutil_socket_t sig, short what, void *arg)
 {
-	struct event		*compact = arg;
+	struct ticker		*compact = arg;
 	const struct config_key	*k;
 	struct settings		 next;
 	struct timeval		 ctv;
@@ -540,12 +553,33 @@ hup_cb(evutil_socket_t sig, short what, void *arg)
 	if (settings.compact_interval != interval) {
 		ctv.tv_sec = settings.compact_interval;
 		ctv.tv_usec = 0;
-		if (event_add(compact, &ctv) == -1)
+		if (ticker_start(compact, &ctv) == -1)
 			log_warnx("reload: cannot re-arm the compaction timer");
 	}
 	log_info("reload done (%s): %zu applied, %zu need a restart",
 	    used != NULL ? used : "no configuration file", applied, pending);
 	metrics_count_reload(1);
+}
+
+/* Give memory back to the system after a burst of writes or a
+ * compaction: the journal's idle append buffers, then the C library's
+ * free pages. */
+static void
+trim_memory(void)
+{
+	static uint64_t		 compactions;	/* seen at the last trim */
+	struct journal_stats	 js;
+	size_t			 freed;
+
+	freed = journal_trim(journal);
+	journal_get_stats(journal, &js);
+	if (freed == 0 && js.compactions == compactions)
+		return;
+	compactions = js.compactions;
+#ifdef __GLIBC__
+	(void)malloc_trim(0);
+#endif
+	log_debug("memory trimmed (%zu bytes of journal buffers)", freed);
 }
 
 /* Free expired entries, a slice of the table per tick. */
@@ -564,6 +598,7 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	    (int64_t)time(NULL) - settings.exp_grace, budget);
 	if (freed > 0)
 		log_debug("expired %zu entries", freed);
+	trim_memory();
 }
 
 /* Parse options, set up the socket and the loop, serve until signalled. */
@@ -577,8 +612,8 @@ main(int argc, char **argv)
 	const char		*used;
 	size_t			 i, n;
 	struct event_base	*base;
-	struct event		*sigterm, *sigint, *sighup, *sweep, *jev, *compact;
-	struct event		*status, *wdog;
+	struct event		*sigterm, *sigint, *sighup, *jev;
+	struct ticker		*sweep, *compact, *status, *wdog = NULL;
 	struct timeval		 stv, wtv;
 	uint64_t		 wdog_usec;
 	int			 sfd = -1, afd = -1;
@@ -590,6 +625,9 @@ main(int argc, char **argv)
 	uint8_t			 key[BLOCKLIST_KEY_LEN];
 	int			 ch, checkonly = 0, fd;
 
+#ifdef __GLIBC__
+	(void)mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+#endif
 	log_prefixes = getenv("JOURNAL_STREAM") != NULL;
 	settings_init(&settings);
 	log_init(0, log_prefixes);
@@ -735,8 +773,7 @@ main(int argc, char **argv)
 		fatalx("metrics: %s", err);
 	if (repl_start(base, changed) == -1)
 		fatalx("cannot start replication");
-	status = event_new(base, -1, EV_PERSIST, svcmgr_cb, NULL);
-	wdog = event_new(base, -1, EV_PERSIST, svcmgr_cb, &wdog);
+	status = ticker_new(base, svcmgr_cb, NULL);
 	stv.tv_sec = 10;
 	stv.tv_usec = 0;
 	/* Pat the watchdog at half its interval, from the loop itself: a
@@ -746,17 +783,18 @@ main(int argc, char **argv)
 		wdog_usec = 1000;	/* a zero period would spin */
 	wtv.tv_sec = (time_t)(wdog_usec / 1000000);
 	wtv.tv_usec = (suseconds_t)(wdog_usec % 1000000);
-	if (status == NULL || wdog == NULL || event_add(status, &stv) == -1 ||
-	    (svcmgr_watchdog_usec() > 0 && event_add(wdog, &wtv) == -1))
-		fatalx("cannot set up events");
+	if (status == NULL || ticker_start(status, &stv) == -1 ||
+	    (wdog_usec > 0 && ((wdog = ticker_new(base, svcmgr_cb,
+	    &wdog)) == NULL || ticker_start(wdog, &wtv) == -1)))
+		fatal("cannot set up timers");
 	changed();	/* ready now unless Redis is still loading */
 
 	sigterm = evsignal_new(base, SIGTERM, signal_cb, NULL);
 	sigint = evsignal_new(base, SIGINT, signal_cb, NULL);
-	sweep = event_new(base, -1, EV_PERSIST, sweep_cb, NULL);
+	sweep = ticker_new(base, sweep_cb, NULL);
 	jev = event_new(base, journal_notify_fd(journal), EV_READ | EV_PERSIST,
 	    journal_cb, NULL);
-	compact = event_new(base, -1, EV_PERSIST, compact_cb, NULL);
+	compact = ticker_new(base, compact_cb, NULL);
 	sighup = evsignal_new(base, SIGHUP, hup_cb, compact);
 	ctv.tv_sec = settings.compact_interval;
 	ctv.tv_usec = 0;
@@ -765,8 +803,8 @@ main(int argc, char **argv)
 	if (sigterm == NULL || sigint == NULL || sighup == NULL ||
 	    sweep == NULL || jev == NULL || compact == NULL ||
 	    event_add(sigterm, NULL) == -1 || event_add(sigint, NULL) == -1 ||
-	    event_add(sighup, NULL) == -1 || event_add(sweep, &tv) == -1 ||
-	    event_add(jev, NULL) == -1 || event_add(compact, &ctv) == -1)
+	    event_add(sighup, NULL) == -1 || ticker_start(sweep, &tv) == -1 ||
+	    event_add(jev, NULL) == -1 || ticker_start(compact, &ctv) == -1)
 		fatalx("cannot set up events");
 
 	if (used != NULL)
@@ -783,13 +821,13 @@ main(int argc, char **argv)
 	if (journal_close(journal) == -1)
 		log_warnx("journal: closing failed");
 	event_free(jev);
-	event_free(compact);
+	ticker_free(compact);
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(sighup);
-	event_free(sweep);
-	event_free(status);
-	event_free(wdog);
+	ticker_free(sweep);
+	ticker_free(status);
+	ticker_free(wdog);
 	event_base_free(base);
 	svcmgr_close();
 	rules_free(rules);

@@ -64,6 +64,7 @@
 #include "rules.h"
 #include "sentinel.h"
 #include "siphash.h"
+#include "ticker.h"
 
 #define REPL_BACKOFF_MIN_MS	100	/* first reconnect delay */
 #define REPL_BACKOFF_MAX_MS	5000	/* reconnect delay cap */
@@ -241,7 +242,7 @@ static struct {
 	struct iset	*iset;		/* own writes not yet read back, by
 					 * key (NULL without Redis) */
 	struct event	*retry_ev;	/* reconnect after backoff */
-	struct event	*tick_ev;	/* timeout checks */
+	struct ticker	*tick;		/* timeout checks */
 	struct event	*wait_ev;	/* end of --redis-wait */
 	struct event	*notify_ev;	/* calls changed() from the loop */
 	uint64_t	 acked;		/* highest own seq Redis has, as far
@@ -2485,13 +2486,13 @@ repl_start(struct event_base *base, void (*changed)(void))
 	R.last_live = repl_ms();
 	srandom((unsigned)getpid() ^ (unsigned)R.last_live);
 	R.retry_ev = evtimer_new(base, repl_retry_cb, NULL);
-	R.tick_ev = event_new(base, -1, EV_PERSIST, repl_tick_cb, NULL);
+	R.tick = ticker_new(base, repl_tick_cb, NULL);
 	R.wait_ev = evtimer_new(base, repl_wait_cb, NULL);
 	R.notify_ev = event_new(base, -1, 0, repl_notify_cb, NULL);
 	R.rewait_ev = evtimer_new(base, repl_rewait_cb, NULL);
-	if (R.retry_ev == NULL || R.tick_ev == NULL || R.wait_ev == NULL ||
+	if (R.retry_ev == NULL || R.tick == NULL || R.wait_ev == NULL ||
 	    R.notify_ev == NULL || R.rewait_ev == NULL ||
-	    event_add(R.tick_ev, &tick) == -1 ||
+	    ticker_start(R.tick, &tick) == -1 ||
 	    evtimer_add(R.wait_ev, &wait) == -1)
 		return -1;
 	if (R.use_sentinel && sentinel_init(base, &R.scfg, R.spassword,
@@ -2597,15 +2598,15 @@ repl_stop(void)
 	}
 	if (R.retry_ev != NULL)
 		event_free(R.retry_ev);
-	if (R.tick_ev != NULL)
-		event_free(R.tick_ev);
+	ticker_free(R.tick);
+	R.tick = NULL;
 	if (R.wait_ev != NULL)
 		event_free(R.wait_ev);
 	if (R.notify_ev != NULL)
 		event_free(R.notify_ev);
 	if (R.rewait_ev != NULL)
 		event_free(R.rewait_ev);
-	R.retry_ev = R.tick_ev = R.wait_ev = R.notify_ev = R.rewait_ev = NULL;
+	R.retry_ev = R.wait_ev = R.notify_ev = R.rewait_ev = NULL;
 	iset_free(R.iset);
 	R.iset = NULL;
 	if (R.password != NULL) {

@@ -78,6 +78,8 @@ struct conn {
 	struct resp_parser *parser;	/* buffered input */
 	struct reply_buf out;		/* encoded replies not yet sent */
 	int		 reading;	/* rev is armed */
+	int		 writing;	/* wev is armed */
+	int		 timing;	/* stall is armed */
 	int		 closing;	/* close once out is sent */
 	uint64_t	 sent;		/* bytes of replies sent so far */
 	struct hold_mark marks[HOLD_MARKS]; /* ring, oldest at mhead */
@@ -206,15 +208,33 @@ server_listen(const char *path, mode_t mode)
 	return fd;
 }
 
+/* Arm ev (with timeout tv unless NULL) or disarm it, as *armed says it
+ * is: event_del() costs as much on an idle event as on an armed one, and
+ * this runs for every request. */
+static void
+conn_arm(struct event *ev, int *armed, int on, const struct timeval *tv)
+{
+	if (on && !*armed)
+		event_add(ev, tv);
+	else if (!on && *armed)
+		event_del(ev);
+	*armed = on;
+}
+
 /* Arm or disarm the read event. */
 static void
 conn_set_reading(struct conn *c, int on)
 {
-	if (on && !c->reading)
-		event_add(c->rev, NULL);
-	else if (!on && c->reading)
-		event_del(c->rev);
-	c->reading = on;
+	conn_arm(c->rev, &c->reading, on, NULL);
+}
+
+/* Start the stall timer, or stop it. */
+static void
+conn_set_timing(struct conn *c, int on)
+{
+	struct timeval	 tv = { settings.client_timeout, 0 };
+
+	conn_arm(c->stall, &c->timing, on, &tv);
 }
 
 /* Drop a misbehaving client, counting it. */
@@ -238,7 +258,6 @@ conn_drop(struct conn *c, const char *why)
 static void
 conn_update(struct conn *c, int progressed)
 {
-	struct timeval	 tv = { settings.client_timeout, 0 };
 	size_t		 sendable = conn_sendable(c);
 	int		 reading, waiting;
 
@@ -249,9 +268,9 @@ conn_update(struct conn *c, int progressed)
 	    (c->closing && sendable > 0) ||
 	    (reading && resp_parser_pending(c->parser) > 0);
 	if (!waiting || progressed)
-		event_del(c->stall);
-	if (waiting && !event_pending(c->stall, EV_TIMEOUT, NULL))
-		event_add(c->stall, &tv);
+		conn_set_timing(c, 0);
+	if (waiting)
+		conn_set_timing(c, 1);
 }
 
 /* Return the bytes of reply that may be sent now: those before the first
@@ -295,16 +314,11 @@ conn_flush(struct conn *c)
 		conn_free(c);
 		return -1;
 	}
-	if (conn_sendable(c) > 0)
-		event_add(c->wev, NULL);
-	else if (reply_pending(&c->out) > 0)
-		event_del(c->wev);	/* the rest waits for the journal */
-	else {
-		event_del(c->wev);
-		if (c->closing || shutting_down) {
-			conn_free(c);
-			return -1;
-		}
+	/* What is left either waits for room or for the journal. */
+	conn_arm(c->wev, &c->writing, conn_sendable(c) > 0, NULL);
+	if (reply_pending(&c->out) == 0 && (c->closing || shutting_down)) {
+		conn_free(c);
+		return -1;
 	}
 	return 0;
 }
@@ -779,7 +793,7 @@ server_shutdown(void)
 	for (c = TAILQ_FIRST(&conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		conn_set_reading(c, 0);
-		event_del(c->stall);
+		conn_set_timing(c, 0);
 		(void)conn_flush(c);
 	}
 	if (TAILQ_EMPTY(&conns)) {

@@ -271,6 +271,14 @@ reply_array(struct reply_buf *rb, size_t n)
 	reply_header(rb, '*', (long long)n, 0);
 }
 
+/* Append len bytes of replies already encoded (a constant one). */
+void
+reply_raw(struct reply_buf *rb, const char *p, size_t len)
+{
+	if (reply_reserve(rb, len) == 0)
+		reply_put(rb, p, len);
+}
+
 /* Append the unsent bytes of src (whole replies encoded elsewhere). */
 void
 reply_append(struct reply_buf *rb, const struct reply_buf *src)

@@ -39,6 +39,9 @@ void reply_bulkstr(struct reply_buf *, const char *s);
 void reply_null(struct reply_buf *);
 /* Append an array header *n\r\n; the n elements follow. */
 void reply_array(struct reply_buf *, size_t n);
+/* Append len bytes that already are whole RESP replies (a constant
+ * reply, spelled out once). */
+void reply_raw(struct reply_buf *, const char *p, size_t len);
 /* Append the unsent bytes of src (whole replies encoded elsewhere, e.g.
  * the elements of an array whose length was not known in advance). */
 void reply_append(struct reply_buf *, const struct reply_buf *src);

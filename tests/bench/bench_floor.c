@@ -17,6 +17,12 @@
  *	PATH, sending ARG... as one multibulk request. Every reply must be
  *	the same bytes as the first (ask for something that does not
  *	change, such as a CHECK of a jti nobody revoked).
+ *   bench_floor serve PATH
+ *	a null RESP server on the Unix socket PATH, until killed: one
+ *	thread in epoll_wait, one read per readable connection, ":0" for
+ *	every whole request in it, one write. The cheapest server a
+ *	client such as redis-benchmark can be pointed at: what it reaches
+ *	is the most that client can drive on this machine.
  *
  * -c runs the answering child on that CPU (the parent runs where it was
  * started: with taskset, on another CPU or the same one).
@@ -26,6 +32,7 @@
  */
 #include <sched.h>
 #include <sys/epoll.h>
+#include <sys/poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -44,6 +51,8 @@
 #define PAIR_REP_LEN	22	/* "*1 $11 not_revoked" in RESP */
 #define REPLY_MAX	4096	/* largest reply accepted in unix mode */
 #define REQ_MAX		4096	/* largest request built in unix mode */
+#define SERVE_READ	65536	/* bytes serve mode reads at once */
+#define SERVE_EVENTS	256	/* events one epoll_wait returns */
 
 /* Print a message (with strerror when errno_too) and exit 1. */
 static void __attribute__((noreturn))
@@ -180,6 +189,35 @@ read_reply(int fd, char *buf)
 	return got;
 }
 
+/* Return a new epoll fd watching fd for input (ev.data.fd = fd), or
+ * exit. */
+static int
+epoll_on(int fd)
+{
+	struct epoll_event	ev;
+	int			ep;
+
+	if ((ep = epoll_create1(0)) == -1)
+		die("epoll_create1", 1);
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	ev.data.fd = fd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == -1)
+		die("epoll_ctl", 1);
+	return ep;
+}
+
+/* Fill sun with the Unix socket address path, or exit. */
+static void
+unix_addr(struct sockaddr_un *sun, const char *path)
+{
+	memset(sun, 0, sizeof *sun);
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun->sun_path)
+		die("socket path too long", 0);
+	memcpy(sun->sun_path, path, strlen(path));
+}
+
 /* Answer every PAIR_REQ_LEN request on fd with PAIR_REP_LEN bytes until
  * the other side closes; with use_epoll, wait in epoll_wait for each; on
  * CPU cpu unless it is -1. */
@@ -198,15 +236,8 @@ pair_child(int fd, int use_epoll, int cpu)
 			die("sched_setaffinity", 1);
 	}
 	memset(rep, 'r', sizeof rep);
-	if (use_epoll) {
-		if ((ep = epoll_create1(0)) == -1)
-			die("epoll_create1", 1);
-		memset(&ev, 0, sizeof ev);
-		ev.events = EPOLLIN;
-		ev.data.fd = fd;
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == -1)
-			die("epoll_ctl", 1);
-	}
+	if (use_epoll)
+		ep = epoll_on(fd);
 	for (;;) {
 		if (use_epoll && epoll_wait(ep, &ev, 1, -1) == -1) {
 			if (errno == EINTR)
@@ -273,11 +304,7 @@ run_unix(double *lat, size_t rounds, const char *path, char **args,
 	int			 fd, n, a;
 	double			 t0, start = 0;
 
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof sun.sun_path)
-		die("socket path too long", 0);
-	memcpy(sun.sun_path, path, strlen(path));
+	unix_addr(&sun, path);
 	n = snprintf(req, sizeof req, "*%d\r\n", nargs);
 	for (a = 0; a < nargs && n > 0 && (size_t)n < sizeof req; a++)
 		n += snprintf(req + n, sizeof req - (size_t)n,
@@ -309,13 +336,132 @@ run_unix(double *lat, size_t rounds, const char *path, char **args,
 	return now_ns() - start;
 }
 
+/* One connection of serve mode. */
+struct sconn {
+	char	*buf;		/* bytes of a request not yet whole */
+	size_t	 len;		/* bytes in buf */
+	size_t	 cap;		/* bytes allocated */
+};
+
+/* Write all of buf to the non-blocking fd, waiting for room when full;
+ * -1 when the peer is gone. */
+static int
+serve_write(int fd, const char *buf, size_t len)
+{
+	struct pollfd	pfd = { .fd = fd, .events = POLLOUT };
+	ssize_t		n;
+
+	while (len > 0) {
+		if ((n = send(fd, buf, len, MSG_NOSIGNAL)) > 0) {
+			buf += n;
+			len -= (size_t)n;
+		} else if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			(void)poll(&pfd, 1, -1);
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/* Read what connection fd sent and answer every whole request in it;
+ * -1 when it is closed or sent something that is not RESP. */
+static int
+serve_read(int fd, struct sconn *c, char *out)
+{
+	size_t	 off = 0, nout = 0;
+	ssize_t	 n;
+	long	 r;
+	char	*p;
+
+	if (c->cap - c->len < SERVE_READ) {
+		if ((p = realloc(c->buf, c->len + SERVE_READ)) == NULL)
+			die("out of memory", 0);
+		c->buf = p;
+		c->cap = c->len + SERVE_READ;
+	}
+	if ((n = read(fd, c->buf + c->len, SERVE_READ)) <= 0)
+		return n == -1 && (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+	c->len += (size_t)n;
+	while ((r = resp_len(c->buf + off, c->len - off)) > 0) {
+		off += (size_t)r;
+		if (nout + 4 > SERVE_READ) {
+			if (serve_write(fd, out, nout) == -1)
+				return -1;
+			nout = 0;
+		}
+		memcpy(out + nout, ":0\r\n", 4);
+		nout += 4;
+	}
+	if (r == -1)
+		return -1;
+	memmove(c->buf, c->buf + off, c->len - off);
+	c->len -= off;
+	return nout > 0 ? serve_write(fd, out, nout) : 0;
+}
+
+/* Serve path as a null RESP server until killed. */
+static void __attribute__((noreturn))
+run_serve(const char *path)
+{
+	struct sockaddr_un	 sun;
+	struct epoll_event	 ev, evs[SERVE_EVENTS];
+	struct sconn		*conns = NULL, *nc;
+	size_t			 nconns = 0;
+	char			*out;
+	int			 lfd, ep, fd, i, n;
+
+	unix_addr(&sun, path);
+	if ((out = malloc(SERVE_READ)) == NULL)
+		die("out of memory", 0);
+	if ((lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0)) == -1 ||
+	    bind(lfd, (struct sockaddr *)&sun, sizeof sun) == -1 ||
+	    listen(lfd, 511) == -1)
+		die(path, 1);
+	ep = epoll_on(lfd);
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	for (;;) {
+		if ((n = epoll_wait(ep, evs, SERVE_EVENTS, -1)) == -1) {
+			if (errno == EINTR)
+				continue;
+			die("epoll_wait", 1);
+		}
+		for (i = 0; i < n; i++) {
+			fd = evs[i].data.fd;
+			if (fd == lfd) {
+				if ((fd = accept4(lfd, NULL, NULL,
+				    SOCK_NONBLOCK)) == -1)
+					continue;
+				if ((size_t)fd >= nconns) {
+					if ((nc = realloc(conns, ((size_t)fd +
+					    64) * sizeof *nc)) == NULL)
+						die("out of memory", 0);
+					memset(nc + nconns, 0, ((size_t)fd +
+					    64 - nconns) * sizeof *nc);
+					conns = nc;
+					nconns = (size_t)fd + 64;
+				}
+				ev.data.fd = fd;
+				if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == -1)
+					die("epoll_ctl", 1);
+				continue;
+			}
+			if (serve_read(fd, &conns[fd], out) == -1) {
+				close(fd);	/* leaves the epoll set */
+				conns[fd].len = 0;
+			}
+		}
+	}
+}
+
 /* Print usage and exit 2. */
 static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: bench_floor [-n rounds] [-c cpu] pair | "
 	    "pair-epoll\n"
-	    "       bench_floor [-n rounds] unix path arg ...\n");
+	    "       bench_floor [-n rounds] unix path arg ...\n"
+	    "       bench_floor serve path\n");
 	exit(2);
 }
 
@@ -349,6 +495,8 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc < 1)
 		usage();
+	if (strcmp(argv[0], "serve") == 0 && argc == 2)
+		run_serve(argv[1]);
 	if ((lat = malloc(rounds * sizeof *lat)) == NULL)
 		die("out of memory", 0);
 

@@ -124,11 +124,21 @@ if grep -q ' debug: ' "$LOG"; then not_ok "no debug lines yet" "$(grep debug "$L
 else ok "no debug lines yet"; fi
 
 echo "# SIGHUP: live settings change"
+expect_eq "no compaction yet (compact-interval 3600)" 0 \
+    "$(redis-cli -s "$SOCK" STATS | grep -A1 -x journal_compactions | tail -1)"
 sed -i 's/^max-ttl = 1h$/max-ttl = 3h/' "$CONF"
 echo "verbose = 1" >>"$CONF"
+echo "compact-interval = 1" >>"$CONF"
 hup
 logged "the change is logged" "reload: max-ttl 3600 -> 10800"
 expect_eq "REVOKE 2h ahead: now +OK" OK "$(revoke r1 "$exp2h")"
+# compacted N: the daemon has done at least N compactions.
+compacted() {
+	[ "$(redis-cli -s "$SOCK" STATS | grep -A1 -x journal_compactions |
+	    tail -1)" -ge "$1" ]
+}
+expect_within "compact-interval 1: the timer was re-armed, compactions run" \
+    10 compacted 2
 "$BIN/revokectl" -s "$SOCK" ping >/dev/null
 expect_within "verbose = 1: debug lines now" 5 grep -q ' debug: client' "$LOG"
 

@@ -794,6 +794,15 @@ START_TEST(test_reply_forms)
 	    "$11\r\nnot_revoked\r\n$-1\r\n*0\r\n*4\r\n");
 	reply_consume(&rb, reply_pending(&rb));
 
+	/* A reply spelled out equals the one built piece by piece. */
+	reply_array(&rb, 1);
+	reply_bulkstr(&rb, "not_revoked");
+	reply_raw(&rb, "*1\r\n$11\r\nnot_revoked\r\n", 22);
+	reply_raw(&rb, "", 0);
+	ck_assert_str_eq(rb_str(&rb), "*1\r\n$11\r\nnot_revoked\r\n"
+	    "*1\r\n$11\r\nnot_revoked\r\n");
+	reply_consume(&rb, reply_pending(&rb));
+
 	reply_bulk(&rb, "a\0\r\nb", 5);
 	ck_assert_uint_eq(reply_pending(&rb), 11);
 	ck_assert_mem_eq(rb.data + rb.off, "$5\r\na\0\r\nb\r\n", 11);
