@@ -1825,13 +1825,20 @@ journal_kick(struct journal *j)
 }
 
 /* Free the append buffers while they are empty and larger than
- * JOURNAL_BUF_KEEP: a burst of writes grows them to its size, and without
- * this they would keep that size for good. Returns the bytes freed. */
+ * JOURNAL_BUF_KEEP (and the listing buffer, only used within a call):
+ * a burst of writes grows them to its size, and without this they would
+ * keep that size for good. Returns the bytes freed. */
 size_t
 journal_trim(struct journal *j)
 {
 	size_t	freed = 0;
 
+	if (j->list_size > JOURNAL_BUF_KEEP) {
+		freed += j->list_size;
+		free(j->list_buf);
+		j->list_buf = NULL;
+		j->list_size = 0;
+	}
 	if (j->queued.len == 0 && j->queued.size > JOURNAL_BUF_KEEP) {
 		freed += j->queued.size;
 		free(j->queued.data);

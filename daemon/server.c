@@ -210,15 +210,15 @@ server_listen(const char *path, mode_t mode)
 
 /* Arm ev (with timeout tv unless NULL) or disarm it, as *armed says it
  * is: event_del() costs as much on an idle event as on an armed one, and
- * this runs for every request. */
+ * this runs for every request. A call that fails leaves *armed as it
+ * was, so the next one tries again. */
 static void
 conn_arm(struct event *ev, int *armed, int on, const struct timeval *tv)
 {
 	if (on && !*armed)
-		event_add(ev, tv);
+		*armed = event_add(ev, tv) == 0;
 	else if (!on && *armed)
-		event_del(ev);
-	*armed = on;
+		*armed = event_del(ev) != 0;
 }
 
 /* Arm or disarm the read event. */

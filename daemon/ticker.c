@@ -54,9 +54,11 @@ ticker_new(struct event_base *base, event_callback_fn cb, void *arg)
 	t->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (t->fd == -1)
 		goto fail;
+	errno = 0;
 	t->ev = event_new(base, t->fd, EV_READ | EV_PERSIST, ticker_cb, t);
 	if (t->ev == NULL || event_add(t->ev, NULL) == -1) {
-		errno = ENOMEM;
+		if (errno == 0)
+			errno = ENOMEM;
 		goto fail;
 	}
 	return t;
@@ -77,24 +79,21 @@ int
 ticker_start(struct ticker *t, const struct timeval *interval)
 {
 	struct itimerspec	its;
+	int64_t			usec;
 
+	if (interval->tv_sec < 0 || interval->tv_usec < 0 ||
+	    interval->tv_sec > INT64_MAX / 1000000 - 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	usec = (int64_t)interval->tv_sec * 1000000 + interval->tv_usec;
+	if (usec == 0)
+		usec = 1;
 	memset(&its, 0, sizeof its);
-	its.it_interval.tv_sec = interval->tv_sec;
-	its.it_interval.tv_nsec = (long)interval->tv_usec * 1000;
-	if (its.it_interval.tv_sec == 0 && its.it_interval.tv_nsec == 0)
-		its.it_interval.tv_nsec = 1000;
+	its.it_interval.tv_sec = (time_t)(usec / 1000000);
+	its.it_interval.tv_nsec = (long)(usec % 1000000) * 1000;
 	its.it_value = its.it_interval;
 	return timerfd_settime(t->fd, 0, &its, NULL);
-}
-
-/* Disarm the timerfd. */
-void
-ticker_stop(struct ticker *t)
-{
-	struct itimerspec	its;
-
-	memset(&its, 0, sizeof its);
-	(void)timerfd_settime(t->fd, 0, &its, NULL);
 }
 
 /* Free a ticker and close its timerfd. */

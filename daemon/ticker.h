@@ -18,8 +18,6 @@ struct ticker *ticker_new(struct event_base *base, event_callback_fn cb,
 /* (Re)start t: the first call comes interval from now, then one every
  * interval (missed periods are not made up). 0, or -1 with errno set. */
 int ticker_start(struct ticker *t, const struct timeval *interval);
-/* Stop t; it may be started again. */
-void ticker_stop(struct ticker *t);
 /* Stop and free t (NULL is ignored). */
 void ticker_free(struct ticker *t);
 

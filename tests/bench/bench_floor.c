@@ -20,9 +20,12 @@
  *   bench_floor serve PATH
  *	a null RESP server on the Unix socket PATH, until killed: one
  *	thread in epoll_wait, one read per readable connection, ":0" for
- *	every whole request in it, one write. The cheapest server a
- *	client such as redis-benchmark can be pointed at: what it reaches
- *	is the most that client can drive on this machine.
+ *	every whole request in it, one write. A server that does no work,
+ *	for a client such as redis-benchmark: what it gets from this one
+ *	says what the client and the machine allow. Only for well-behaved
+ *	benchmark clients: a client that stops reading stalls it, anything
+ *	that is not RESP closes the connection, and it does not check what
+ *	the requests are.
  *
  * -c runs the answering child on that CPU (the parent runs where it was
  * started: with taskset, on another CPU or the same one).
@@ -32,13 +35,13 @@
  */
 #include <sched.h>
 #include <sys/epoll.h>
-#include <sys/poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

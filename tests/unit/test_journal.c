@@ -1213,13 +1213,23 @@ START_TEST(test_seq_persists)
 }
 END_TEST
 
+/* Count a listed record. */
+static int
+count_rec(const struct journal_rec *r, void *arg)
+{
+	(void)r;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
 /* A burst grows the append buffers; trim frees them once idle, never
  * while they hold records or the writer has them, and nothing is lost. */
 START_TEST(test_trim)
 {
 	struct journal		*j = topen_ok(NULL, NULL);
 	struct journal_stats	 st;
-	uint64_t		 last;
+	uint64_t		 last, cursor = 0;
+	size_t			 n = 0;
 
 	ck_assert_uint_eq(journal_trim(j), 0);
 	last = append_range(j, 0, 20000);
@@ -1229,6 +1239,11 @@ START_TEST(test_trim)
 	ck_assert_int_eq(wait_for(j, is_durable, last), 1);
 	/* The batch that held the burst is idle now: over 1 MiB. */
 	ck_assert_uint_gt(journal_trim(j), 1024 * 1024);
+	ck_assert_uint_eq(journal_trim(j), 0);
+	/* A listing step's buffer (about its budget) goes too. */
+	ck_assert_int_eq(journal_list(j, &cursor, 1 << 20, count_rec, &n), 0);
+	ck_assert_uint_gt(n, 1000);
+	ck_assert_uint_gt(journal_trim(j), 512 * 1024);
 	ck_assert_uint_eq(journal_trim(j), 0);
 	last = append_range(j, 20000, 20010);
 	journal_kick(j);
