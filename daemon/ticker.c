@@ -19,6 +19,7 @@
 
 #include "ticker.h"
 
+/* A periodic callback and the timerfd that drives it. */
 struct ticker {
 	int			 fd;	/* the timerfd */
 	struct event		*ev;	/* fd readable: a period passed */
