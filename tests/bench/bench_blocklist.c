@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "blocklist.h"
 
 #define UUID_LEN	36		/* bytes of a UUID string */
@@ -50,16 +51,6 @@ mkuuid(uint64_t *state, char *out)
 		out[j++] = hex[u[i] >> 4];
 		out[j++] = hex[u[i] & 0xf];
 	}
-}
-
-/* Return a monotonic time in nanoseconds. */
-static double
-now_ns(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
 /* Return the resident set size of the process in bytes. */

@@ -48,6 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #define ROUNDS_DEFAULT	20000	/* round trips measured */
 #define WARMUP		1000	/* round trips before measuring */
 #define PAIR_REQ_LEN	58	/* "*2 $5 CHECK $36 <uuid>" in RESP */
@@ -67,25 +69,6 @@ die(const char *msg, int errno_too)
 	else
 		fprintf(stderr, "bench_floor: %s\n", msg);
 	exit(1);
-}
-
-/* Return a monotonic time in nanoseconds. */
-static double
-now_ns(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-/* Compare two doubles for qsort. */
-static int
-cmp_double(const void *a, const void *b)
-{
-	double	x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 /* Write all of buf or exit. */

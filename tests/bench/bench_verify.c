@@ -29,6 +29,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include "bench.h"
 #include "revokd.h"
 
 #define CALLS_DEFAULT	20000	/* calls per row */
@@ -72,16 +73,6 @@ die(const char *msg, const char *detail)
 	fprintf(stderr, "bench_verify: %s%s%s\n", msg,
 	    detail != NULL ? ": " : "", detail != NULL ? detail : "");
 	exit(1);
-}
-
-/* Return a monotonic time in nanoseconds. */
-static double
-now_ns(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
 /* Return malloc(n) or exit. */
@@ -189,15 +180,6 @@ pool_free(char **pool, size_t n)
 	for (i = 0; i < n; i++)
 		free(pool[i]);
 	free(pool);
-}
-
-/* Compare two doubles for qsort. */
-static int
-cmp_double(const void *a, const void *b)
-{
-	double	x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* Turn n latencies and the loop's wall time into a row. */
